@@ -1,0 +1,248 @@
+/**
+ * Importing a source into a project. Files are read and measured outside any transaction, several
+ * at a time; results are written in chunks, each one transaction holding images, thumbnails and
+ * their change-log batch, so a crash leaves only whole chunks behind. Re-running the same import
+ * skips unchanged files (same size and mtime), which is how an interrupted import resumes.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import { LoupeError } from '../../shared/errors';
+import type { ImageId, ImageStatus, ImportKind, ImportSummary } from '../../shared/types';
+import type { JobContext } from '../jobs/manager';
+import { ensureClass } from '../store/classes';
+import { datasetVersion, recordBatch, type FieldChange } from '../store/changes';
+import { getMeta, setMeta } from '../store/meta';
+import type { Project } from '../store/project';
+import { sql } from '../store/statements';
+import { mapOrdered } from '../util/pool';
+import { relativeInside } from '../util/paths';
+import { defaultPixelLimit, readImageFacts, type ImageFacts } from './imageInfo';
+import { scanSource, type ScannedImage } from './scan';
+import { planMissingSplits } from './split';
+
+/** How to import. */
+export interface ImportOptions {
+  source: string;
+  kind?: ImportKind;
+  pixelLimit?: number;
+  /** Images per write transaction. */
+  chunkSize?: number;
+  /** Images read at once. */
+  concurrency?: number;
+  /** Called after each committed chunk with the new dataset version. */
+  onCommit?: (version: number) => void;
+}
+
+interface Existing {
+  id: ImageId;
+  bytes: number;
+  mtimeMs: number;
+  status: ImageStatus;
+}
+
+interface WorkItem {
+  scanned: ScannedImage;
+  path: string;
+  existing: Existing | undefined;
+}
+
+type Outcome =
+  | { item: WorkItem; kind: 'unchanged' }
+  | { item: WorkItem; kind: 'read'; bytes: number; mtimeMs: number; facts: ImageFacts }
+  | { item: WorkItem; kind: 'unreadable'; bytes: number; mtimeMs: number; error: string };
+
+/** Imports a source; resolves with what it did, or throws CANCELLED (details: the summary so far). */
+export async function importSource(project: Project, options: ImportOptions, ctx: JobContext): Promise<ImportSummary> {
+  const { db } = project;
+  ctx.progress('scanning', 0, 0);
+  const scan = await scanSource(options.source, options.kind);
+  const source = scan.kind.startsWith('csv') ? options.source : scan.base;
+  const root = project.root() ?? scan.base;
+  if (project.root() === null) project.setRoot(scan.base);
+  const task = scan.kind === 'csv-values' ? 'regression' : 'classification';
+  const projectTask = getMeta(db, 'task');
+  if (projectTask !== null && projectTask !== task) {
+    throw new LoupeError('CONFLICT', `This project holds ${projectTask} targets; ${source} has ${task} targets.`);
+  }
+  setMeta(db, 'task', task);
+  for (const problem of scan.problems) ctx.log(`row ${problem.row}: ${problem.reason}`);
+
+  const importId = Number(
+    db
+      .prepare('INSERT INTO imports (source, kind, status, started_at) VALUES (?, ?, ?, ?)')
+      .run(source, scan.kind, 'running', Date.now()).lastInsertRowid,
+  );
+  const existing = new Map<string, Existing>();
+  for (const row of db.prepare('SELECT id, path, bytes, mtime_ms AS mtimeMs, status FROM images').iterate() as Iterable<
+    Existing & { path: string }
+  >) {
+    existing.set(row.path, row);
+  }
+
+  const seen = new Set<string>();
+  const items: WorkItem[] = [];
+  let outside = 0;
+  for (const scanned of scan.images) {
+    const rel = relativeInside(root, scanned.file);
+    if (rel === null) {
+      outside++;
+      ctx.log(`skipped ${scanned.file}: outside the project root ${root}`);
+      continue;
+    }
+    if (seen.has(rel)) continue;
+    seen.add(rel);
+    items.push({ scanned, path: rel, existing: existing.get(rel) });
+  }
+
+  const summary: ImportSummary = {
+    source,
+    kind: scan.kind,
+    scanned: items.length,
+    added: 0,
+    updated: 0,
+    unchanged: 0,
+    unreadable: 0,
+    missing: 0,
+    version: datasetVersion(db),
+  };
+  if (outside > 0) ctx.log(`${outside} files lie outside the project root and were skipped`);
+
+  const pixelLimit = options.pixelLimit ?? defaultPixelLimit;
+  const chunkSize = options.chunkSize ?? 256;
+  const concurrency = options.concurrency ?? Math.max(2, os.availableParallelism() * 2);
+  const commit = (chunk: Outcome[]) => {
+    if (chunk.length === 0) return;
+    writeChunk(project, source, chunk, summary);
+    summary.version = datasetVersion(db);
+    options.onCommit?.(summary.version);
+  };
+
+  let chunk: Outcome[] = [];
+  let done = 0;
+  ctx.progress('reading', 0, items.length);
+  for await (const outcome of mapOrdered(items, concurrency, (item) => readOne(item, pixelLimit), ctx.signal)) {
+    if (outcome.kind === 'unchanged') summary.unchanged++;
+    else chunk.push(outcome);
+    if (chunk.length >= chunkSize) {
+      commit(chunk);
+      chunk = [];
+    }
+    ctx.progress('reading', ++done, items.length);
+  }
+  commit(chunk);
+
+  const cancelled = ctx.signal.aborted;
+  if (!cancelled) markMissing(project, source, seen, summary);
+  assignMissingSplits(project);
+  summary.version = datasetVersion(db);
+  options.onCommit?.(summary.version);
+  db.prepare('UPDATE imports SET status = ?, finished_at = ?, summary = ? WHERE id = ?').run(
+    cancelled ? 'cancelled' : 'done',
+    Date.now(),
+    JSON.stringify(summary),
+    importId,
+  );
+  if (cancelled) throw new LoupeError('CANCELLED', 'Import cancelled; the images read so far are kept.', summary);
+  return summary;
+}
+
+/** Gives a split to every active image that lacks one (after imports, and to finish an interrupted one). */
+export function assignMissingSplits(project: Project): void {
+  const seed = Number(getMeta(project.db, 'split_seed') ?? '1');
+  const changes = planMissingSplits(project.db, seed);
+  if (changes.length > 0) {
+    recordBatch(project.db, { kind: 'import', action: 'assign-splits', description: `Assigned splits to ${changes.length} images` }, changes);
+  }
+}
+
+async function readOne(item: WorkItem, pixelLimit: number): Promise<Outcome> {
+  const stat = await fs.stat(item.scanned.file).catch(() => null);
+  if (!stat) return { item, kind: 'unreadable', bytes: 0, mtimeMs: 0, error: 'file not found' };
+  const mtimeMs = Math.floor(stat.mtimeMs);
+  const { existing } = item;
+  if (existing && existing.bytes === stat.size && existing.mtimeMs === mtimeMs && existing.status !== 'missing') {
+    return { item, kind: 'unchanged' };
+  }
+  try {
+    const facts = await readImageFacts(item.scanned.file, pixelLimit);
+    return { item, kind: 'read', bytes: stat.size, mtimeMs, facts };
+  } catch (error) {
+    const message = error instanceof LoupeError ? error.message : `cannot read: ${(error as Error).message}`;
+    return { item, kind: 'unreadable', bytes: stat.size, mtimeMs, error: message };
+  }
+}
+
+function writeChunk(project: Project, source: string, chunk: Outcome[], summary: ImportSummary): void {
+  const { db } = project;
+  db.transaction(() => {
+    const changes: FieldChange[] = [];
+    for (const outcome of chunk) {
+      if (outcome.kind === 'unchanged') continue;
+      const facts = outcome.kind === 'read' ? outcome.facts : null;
+      const columns = [
+        facts?.contentHash ?? null,
+        facts?.perceptualHash ?? null,
+        facts?.width ?? null,
+        facts?.height ?? null,
+        facts?.channels ?? null,
+        facts?.format ?? null,
+        outcome.bytes,
+        outcome.mtimeMs,
+        outcome.kind === 'unreadable' ? outcome.error : null,
+      ];
+      if (facts) {
+        sql(db, 'INSERT OR IGNORE INTO thumbnails (content_hash, width, height, webp) VALUES (?, ?, ?, ?)').run(
+          facts.contentHash,
+          facts.thumbnail.width,
+          facts.thumbnail.height,
+          facts.thumbnail.webp,
+        );
+      }
+      const status: ImageStatus = outcome.kind === 'read' ? 'active' : 'unreadable';
+      if (outcome.kind === 'unreadable') summary.unreadable++;
+      const { existing, scanned } = outcome.item;
+      if (existing) {
+        sql(
+          db,
+          `UPDATE images SET content_hash = ?, perceptual_hash = ?, width = ?, height = ?, channels = ?, format = ?,
+             bytes = ?, mtime_ms = ?, error = ?, source = ? WHERE id = ?`,
+        ).run(...columns, source, existing.id);
+        summary.updated++;
+        // A person's removal stands; anything else follows what the file is now.
+        if (existing.status !== 'removed') changes.push({ imageId: existing.id, field: 'status', value: status });
+        continue;
+      }
+      // New rows start 'missing' (not yet in the dataset); the import batch brings them in.
+      const id = Number(
+        sql(
+          db,
+          `INSERT INTO images (content_hash, perceptual_hash, width, height, channels, format, bytes, mtime_ms, error,
+             path, source, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'missing', ?)`,
+        ).run(...columns, outcome.item.path, source, Date.now()).lastInsertRowid,
+      ) as ImageId;
+      summary.added++;
+      changes.push({ imageId: id, field: 'status', value: status });
+      if (scanned.label !== null) changes.push({ imageId: id, field: 'class', value: String(ensureClass(db, scanned.label).id) });
+      if (scanned.value !== null) changes.push({ imageId: id, field: 'value', value: String(scanned.value) });
+      if (scanned.split !== null && status === 'active') changes.push({ imageId: id, field: 'split', value: scanned.split });
+    }
+    recordBatch(db, { kind: 'import', action: 'import', description: `Imported ${chunk.length} files from ${source}` }, changes);
+  })();
+}
+
+function markMissing(project: Project, source: string, seen: Set<string>, summary: ImportSummary): void {
+  const { db } = project;
+  const gone = (
+    db.prepare("SELECT id, path FROM images WHERE source = ? AND status IN ('active', 'unreadable')").all(source) as {
+      id: ImageId;
+      path: string;
+    }[]
+  ).filter((row) => !seen.has(row.path));
+  if (gone.length === 0) return;
+  summary.missing = gone.length;
+  recordBatch(
+    db,
+    { kind: 'import', action: 'missing', description: `${gone.length} files no longer in ${source}` },
+    gone.map((row) => ({ imageId: row.id, field: 'status', value: 'missing' })),
+  );
+}

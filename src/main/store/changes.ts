@@ -1,0 +1,178 @@
+/**
+ * The change log: the single way labels, splits and statuses change. Every edit is a batch of
+ * per-image field changes; undo and redo append inverse batches, so the log only grows and the
+ * dataset version (the last change id) names exactly one state of the dataset.
+ */
+import type { ImageId } from '../../shared/types';
+import type { ChangeResult } from '../../shared/types';
+import type { Db } from './db';
+import { sql } from './statements';
+
+/** The fields the change log can change. class holds a class id, value a number, both as text. */
+export type ChangeField = 'class' | 'value' | 'split' | 'status';
+
+/** One requested change: set `field` of `imageId` to `value` (null clears it). */
+export interface FieldChange {
+  imageId: ImageId;
+  field: ChangeField;
+  value: string | null;
+}
+
+/** Batch kinds: a person's edit, its undo or redo, or an import chunk (not undoable). */
+export type BatchKind = 'edit' | 'undo' | 'redo' | 'import';
+
+interface StoredChange {
+  imageId: ImageId;
+  field: ChangeField;
+  oldValue: string | null;
+  newValue: string | null;
+}
+
+/** The current dataset version: the id of the last change, 0 for an empty log. */
+export function datasetVersion(db: Db): number {
+  const row = sql(db, 'SELECT coalesce(max(id), 0) AS v FROM changes').get() as { v: number };
+  return row.v;
+}
+
+/**
+ * Records and applies one batch. Changes that set a field to the value it already has are dropped;
+ * a batch left empty writes nothing. Must run inside the caller's transaction when it is part of a
+ * larger write; otherwise it opens its own.
+ */
+export function recordBatch(
+  db: Db,
+  batch: { kind: BatchKind; action: string; description: string; reverts?: number },
+  requested: readonly FieldChange[],
+): { batchId: number | null; changed: number } {
+  return db.transaction(() => {
+    const effective: StoredChange[] = [];
+    for (const change of requested) {
+      const oldValue = readField(db, change.imageId, change.field);
+      if (oldValue === change.value) continue;
+      effective.push({ imageId: change.imageId, field: change.field, oldValue, newValue: change.value });
+    }
+    if (effective.length === 0) return { batchId: null, changed: 0 };
+    if (batch.kind === 'edit') {
+      // A new edit ends the redo stack, as in every editor.
+      sql(db, 'UPDATE batches SET undone = 2 WHERE kind = ? AND undone = 1').run('edit');
+    }
+    const batchId = Number(
+      sql(db, 'INSERT INTO batches (kind, action, description, reverts, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(batch.kind, batch.action, batch.description, batch.reverts ?? null, Date.now()).lastInsertRowid,
+    );
+    const insert = sql(db, 
+      'INSERT INTO changes (batch_id, image_id, field, old_value, new_value) VALUES (?, ?, ?, ?, ?)',
+    );
+    for (const change of effective) {
+      insert.run(batchId, change.imageId, change.field, change.oldValue, change.newValue);
+      writeField(db, change.imageId, change.field, change.newValue);
+    }
+    return { batchId, changed: new Set(effective.map((c) => c.imageId)).size };
+  })();
+}
+
+/** Reverts the latest edit that is not undone. */
+export function undo(db: Db): ChangeResult {
+  return db.transaction(() => {
+    const target = db
+      .prepare("SELECT id, description FROM batches WHERE kind = 'edit' AND undone = 0 ORDER BY id DESC LIMIT 1")
+      .get() as { id: number; description: string } | undefined;
+    if (!target) return { version: datasetVersion(db), description: 'Nothing to undo', changed: 0 };
+    const inverse = batchChanges(db, target.id)
+      .reverse()
+      .map((c) => ({ imageId: c.imageId, field: c.field, value: c.oldValue }));
+    const { changed } = recordBatch(
+      db,
+      { kind: 'undo', action: 'undo', description: `Undo: ${target.description}`, reverts: target.id },
+      inverse,
+    );
+    sql(db, 'UPDATE batches SET undone = 1 WHERE id = ?').run(target.id);
+    return { version: datasetVersion(db), description: `Undid: ${target.description}`, changed };
+  })();
+}
+
+/** Re-applies the most recently undone edit, if no edit came after the undo. */
+export function redo(db: Db): ChangeResult {
+  return db.transaction(() => {
+    // The most recently undone edit is the one whose undo batch is newest.
+    const target = db
+      .prepare(
+        `SELECT e.id, e.description FROM batches e JOIN batches u ON u.reverts = e.id AND u.kind = 'undo'
+         WHERE e.kind = 'edit' AND e.undone = 1 ORDER BY u.id DESC LIMIT 1`,
+      )
+      .get() as { id: number; description: string } | undefined;
+    if (!target) return { version: datasetVersion(db), description: 'Nothing to redo', changed: 0 };
+    const forward = batchChanges(db, target.id).map((c) => ({
+      imageId: c.imageId,
+      field: c.field,
+      value: c.newValue,
+    }));
+    const { changed } = recordBatch(
+      db,
+      { kind: 'redo', action: 'redo', description: `Redo: ${target.description}`, reverts: target.id },
+      forward,
+    );
+    sql(db, 'UPDATE batches SET undone = 0 WHERE id = ?').run(target.id);
+    return { version: datasetVersion(db), description: `Redid: ${target.description}`, changed };
+  })();
+}
+
+function batchChanges(db: Db, batchId: number): StoredChange[] {
+  return db
+    .prepare(
+      'SELECT image_id AS imageId, field, old_value AS oldValue, new_value AS newValue FROM changes WHERE batch_id = ? ORDER BY id',
+    )
+    .all(batchId) as StoredChange[];
+}
+
+function readField(db: Db, imageId: ImageId, field: ChangeField): string | null {
+  let row: { v: string | number | null } | undefined;
+  switch (field) {
+    case 'class':
+      row = sql(db, 'SELECT class_id AS v FROM labels WHERE image_id = ?').get(imageId) as typeof row;
+      break;
+    case 'value':
+      row = sql(db, 'SELECT value AS v FROM labels WHERE image_id = ?').get(imageId) as typeof row;
+      break;
+    case 'split':
+      row = sql(db, 'SELECT split AS v FROM splits WHERE image_id = ?').get(imageId) as typeof row;
+      break;
+    case 'status':
+      row = sql(db, 'SELECT status AS v FROM images WHERE id = ?').get(imageId) as typeof row;
+      break;
+    default:
+      return assertNever(field);
+  }
+  return row?.v === null || row?.v === undefined ? null : String(row.v);
+}
+
+function writeField(db: Db, imageId: ImageId, field: ChangeField, value: string | null): void {
+  switch (field) {
+    case 'class':
+      sql(db, 
+        'INSERT INTO labels (image_id, class_id) VALUES (?, ?) ON CONFLICT (image_id) DO UPDATE SET class_id = excluded.class_id',
+      ).run(imageId, value === null ? null : Number(value));
+      return;
+    case 'value':
+      sql(db, 
+        'INSERT INTO labels (image_id, value) VALUES (?, ?) ON CONFLICT (image_id) DO UPDATE SET value = excluded.value',
+      ).run(imageId, value === null ? null : Number(value));
+      return;
+    case 'split':
+      if (value === null) sql(db, 'DELETE FROM splits WHERE image_id = ?').run(imageId);
+      else
+        sql(db, 
+          'INSERT INTO splits (image_id, split) VALUES (?, ?) ON CONFLICT (image_id) DO UPDATE SET split = excluded.split',
+        ).run(imageId, value);
+      return;
+    case 'status':
+      sql(db, 'UPDATE images SET status = ? WHERE id = ?').run(value, imageId);
+      return;
+    default:
+      assertNever(field);
+  }
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unexpected change field ${String(value)}`);
+}

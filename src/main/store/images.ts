@@ -1,0 +1,168 @@
+/** Image queries: pages for the gallery, one image in full, the class x split table. */
+import { LoupeError } from '../../shared/errors';
+import type {
+  DatasetStats,
+  ImageDetail,
+  ImageFilter,
+  ImageId,
+  ImagePage,
+  ImageStatus,
+  ImageSummary,
+  SplitName,
+} from '../../shared/types';
+import { datasetVersion } from './changes';
+import type { Db } from './db';
+import { sql } from './statements';
+
+const summaryColumns = `
+  i.id, i.path, i.status, i.width, i.height, i.error,
+  c.name AS label, l.value AS value, s.split AS split`;
+const joins = `
+  FROM images i
+  LEFT JOIN labels l ON l.image_id = i.id
+  LEFT JOIN classes c ON c.id = l.class_id
+  LEFT JOIN splits s ON s.image_id = i.id`;
+
+interface SummaryRow {
+  id: number;
+  path: string;
+  status: ImageStatus;
+  width: number | null;
+  height: number | null;
+  error: string | null;
+  label: string | null;
+  value: number | null;
+  split: SplitName | null;
+}
+
+function toSummary(row: SummaryRow): ImageSummary {
+  return {
+    id: row.id as ImageId,
+    path: row.path,
+    label: row.label,
+    value: row.value,
+    split: row.split,
+    status: row.status,
+    width: row.width,
+    height: row.height,
+    error: row.error,
+  };
+}
+
+function whereClause(filter: ImageFilter): { where: string; params: unknown[] } {
+  const parts = ['i.status = ?'];
+  const params: unknown[] = [filter.status ?? 'active'];
+  if (filter.split) {
+    parts.push('s.split = ?');
+    params.push(filter.split);
+  }
+  if (filter.className === null) parts.push('l.class_id IS NULL');
+  else if (filter.className !== undefined) {
+    parts.push('c.name = ?');
+    params.push(filter.className);
+  }
+  return { where: `WHERE ${parts.join(' AND ')}`, params };
+}
+
+/**
+ * One page of images in id order. Offset paging on purpose: the virtual grid jumps to any row when
+ * the scrollbar is dragged; the (status, id) index keeps deep offsets to a few milliseconds.
+ */
+export function imagePage(db: Db, filter: ImageFilter, offset: number, limit: number): ImagePage {
+  const { where, params } = whereClause(filter);
+  const total = (sql(db, `SELECT count(*) AS n ${joins} ${where}`).get(...params) as { n: number }).n;
+  const rows = sql(db, `SELECT ${summaryColumns} ${joins} ${where} ORDER BY i.id LIMIT ? OFFSET ?`).all(
+    ...params,
+    limit,
+    offset,
+  ) as SummaryRow[];
+  return { total, offset, rows: rows.map(toSummary) };
+}
+
+/** One image with everything known about it. */
+export function imageDetail(db: Db, id: ImageId): ImageDetail {
+  const row = sql(
+    db,
+    `SELECT ${summaryColumns}, i.content_hash AS contentHash, i.perceptual_hash AS perceptualHash,
+       i.channels, i.format, i.bytes, coalesce(s.locked, 0) AS locked ${joins} WHERE i.id = ?`,
+  ).get(id) as
+    | (SummaryRow & {
+        contentHash: string | null;
+        perceptualHash: string | null;
+        channels: number | null;
+        format: string | null;
+        bytes: number;
+        locked: number;
+      })
+    | undefined;
+  if (!row) throw new LoupeError('NOT_FOUND', `No image with id ${id}.`, { id });
+  return {
+    ...toSummary(row),
+    contentHash: row.contentHash,
+    perceptualHash: row.perceptualHash,
+    channels: row.channels,
+    format: row.format,
+    bytes: row.bytes,
+    splitLocked: row.locked === 1,
+  };
+}
+
+/** The ids that exist among `ids`; unknown ids are a NOT_FOUND naming the first. */
+export function requireImages(db: Db, ids: readonly ImageId[]): void {
+  const exists = sql(db, 'SELECT 1 FROM images WHERE id = ?');
+  for (const id of ids) {
+    if (!exists.get(id)) throw new LoupeError('NOT_FOUND', `No image with id ${id}.`, { id });
+  }
+}
+
+/** The class x split table, status totals and the version. */
+export function datasetStats(db: Db): DatasetStats {
+  const statusCounts = Object.fromEntries(
+    (sql(db, 'SELECT status, count(*) AS n FROM images GROUP BY status').all() as { status: ImageStatus; n: number }[]).map(
+      (r) => [r.status, r.n],
+    ),
+  ) as Partial<Record<ImageStatus, number>>;
+  const cells = sql(
+    db,
+    `SELECT c.name AS name, s.split AS split, count(*) AS n
+       FROM images i JOIN labels l ON l.image_id = i.id JOIN classes c ON c.id = l.class_id
+       LEFT JOIN splits s ON s.image_id = i.id
+      WHERE i.status = 'active' GROUP BY c.name, s.split`,
+  ).all() as { name: string; split: SplitName | null; n: number }[];
+  const byClass = new Map<string, DatasetStats['classes'][number]>();
+  for (const name of (sql(db, 'SELECT name FROM classes WHERE merged_into IS NULL ORDER BY name').all() as {
+    name: string;
+  }[]).map((r) => r.name)) {
+    byClass.set(name, { name, train: 0, valid: 0, test: 0, total: 0 });
+  }
+  for (const cell of cells) {
+    const row = byClass.get(cell.name) ?? { name: cell.name, train: 0, valid: 0, test: 0, total: 0 };
+    if (cell.split) row[cell.split] += cell.n;
+    row.total += cell.n;
+    byClass.set(cell.name, row);
+  }
+  const splitRows = sql(
+    db,
+    `SELECT s.split AS split, count(*) AS n FROM images i JOIN splits s ON s.image_id = i.id
+      WHERE i.status = 'active' GROUP BY s.split`,
+  ).all() as { split: SplitName; n: number }[];
+  const splits: Record<SplitName, number> = { train: 0, valid: 0, test: 0 };
+  for (const r of splitRows) splits[r.split] = r.n;
+  const unlabeled = (
+    sql(
+      db,
+      `SELECT count(*) AS n FROM images i LEFT JOIN labels l ON l.image_id = i.id
+        WHERE i.status = 'active' AND l.class_id IS NULL`,
+    ).get() as { n: number }
+  ).n;
+  return {
+    images: statusCounts.active ?? 0,
+    unreadable: statusCounts.unreadable ?? 0,
+    removed: statusCounts.removed ?? 0,
+    missing: statusCounts.missing ?? 0,
+    unlabeled,
+    version: datasetVersion(db),
+    classes: [...byClass.values()],
+    splits,
+  };
+}

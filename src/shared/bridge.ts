@@ -1,0 +1,36 @@
+/**
+ * What each transport puts on the wire. The renderer's api client speaks these; the Electron
+ * preload and the serve-mode server implement them. Kept here so both ends read one definition.
+ */
+import type { Reply } from './errors';
+import type { EventName, RequestName } from './contract';
+
+/** The object the Electron preload exposes as `window.loupeBridge`: one function per request, no generic channel. */
+export interface ElectronBridge {
+  request: Record<RequestName, (input: unknown) => Promise<Reply<unknown>>>;
+  /** Listen to every pushed event; returns the unsubscribe. */
+  subscribe(listener: (event: EventName, payload: unknown) => void): () => void;
+}
+
+/** Electron serves images through this scheme: `loupe://thumb/<id>` and `loupe://image/<id>`. */
+export const imageScheme = 'loupe';
+
+/** A WebSocket message from the UI to serve mode. */
+export interface WsRequest {
+  id: number;
+  name: RequestName;
+  input: unknown;
+}
+
+/** A WebSocket message from serve mode to the UI: a reply to a request, or a pushed event. */
+export type WsMessage = { id: number; reply: Reply<unknown> } | { event: EventName; payload: unknown };
+
+/** Serve mode's routes; every one needs the token (query `token`, header `x-loupe-token` or the session cookie). */
+export const serveRoutes = {
+  socket: '/ws',
+  thumb: (id: number) => `/thumb/${id}`,
+  image: (id: number) => `/image/${id}`,
+} as const;
+
+/** Query parameter that carries serve mode's token. */
+export const tokenParam = 'token';

@@ -1,0 +1,77 @@
+/** Test fixtures built by code: temporary folders and generated images. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterEach } from 'vitest';
+
+const made: string[] = [];
+afterEach(() => {
+  for (const dir of made.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh temporary folder, removed after the test. */
+export function tempDir(prefix = 'loupe-test-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
+/** Writes a small image whose colour depends on `seed`. */
+export async function writeImage(
+  file: string,
+  seed: number,
+  options: { width?: number; height?: number; format?: 'jpeg' | 'png' | 'webp' | 'gif' | 'tiff' | 'avif' } = {},
+): Promise<void> {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const width = options.width ?? 32;
+  const height = options.height ?? 24;
+  // A left-to-right gradient tinted by seed: distinct content hashes and a non-trivial dHash.
+  const pixels = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const o = (y * width + x) * 3;
+      pixels[o] = (x * 8 + seed * 37) % 256;
+      pixels[o + 1] = (y * 8 + seed * 11) % 256;
+      pixels[o + 2] = (seed * 53) % 256;
+    }
+  }
+  const image = sharp(pixels, { raw: { width, height, channels: 3 } });
+  await image.toFormat(options.format ?? 'png').toFile(file);
+}
+
+/** A folder of `perClass` images in each of `classes`, optionally under train/valid/test. */
+export async function writeClassFolders(
+  root: string,
+  classes: string[],
+  perClass: number,
+  layout: 'flat' | 'splits' = 'flat',
+): Promise<void> {
+  let seed = 0;
+  for (const name of classes) {
+    for (let i = 0; i < perClass; i++) {
+      const split = layout === 'splits' ? (i % 5 === 0 ? 'valid' : i % 5 === 1 ? 'test' : 'train') : '';
+      await writeImage(path.join(root, split, name, `${name}_${i}.png`), seed++);
+    }
+  }
+}
+
+/** A PNG whose header claims width x height pixels: a decompression bomb that only its header describes. */
+export async function writeHugeHeaderPng(file: string, width: number, height: number): Promise<void> {
+  const png = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#808080' } }).png().toBuffer();
+  // IHDR data starts at byte 16: width (4 bytes), height (4 bytes); its CRC follows the 13 data bytes.
+  png.writeUInt32BE(width, 16);
+  png.writeUInt32BE(height, 20);
+  png.writeUInt32BE(crc32(png.subarray(12, 29)), 29);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, png);
+}
+
+function crc32(bytes: Buffer): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
