@@ -76,6 +76,10 @@ export class Core {
             ctx,
           ),
         );
+        // Root, task and version change with an import: tell every window once it ends.
+        void this.jobs.finished(job.id).then(() => {
+          if (this.project === project) this.emit('project:changed', project.info());
+        });
         return { jobId: job.id };
       },
       'dataset:export': (params) => exportDataset(this.requireProject(), params),

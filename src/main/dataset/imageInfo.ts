@@ -48,10 +48,8 @@ export async function readImageFacts(file: string, pixelLimit = defaultPixelLimi
       .raw()
       .toBuffer({ resolveWithObject: true });
     const raw = { raw: { width: info.width, height: info.height, channels: info.channels } };
-    const [webp, perceptual] = await Promise.all([
-      sharp(data, raw).webp({ quality: 75, effort: 2 }).toBuffer(),
-      differenceHash(data, raw),
-    ]);
+    const webp = await sharp(data, raw).webp({ quality: 75, effort: 2 }).toBuffer();
+    const perceptual = differenceHash(data, info.width, info.height, info.channels);
     return {
       contentHash: hash,
       perceptualHash: perceptual,
@@ -66,19 +64,38 @@ export async function readImageFacts(file: string, pixelLimit = defaultPixelLimi
   }
 }
 
-/** dHash: 9x8 greyscale, one bit per horizontal neighbour pair, as 16 hex digits. */
-async function differenceHash(
-  data: Buffer,
-  raw: { raw: { width: number; height: number; channels: 1 | 2 | 3 | 4 } },
-): Promise<string> {
-  const grey = await sharp(data, raw).greyscale().resize(9, 8, { fit: 'fill' }).raw().toBuffer();
-  let bits = 0n;
-  for (let y = 0; y < 8; y++) {
-    for (let x = 0; x < 8; x++) {
-      bits = (bits << 1n) | (grey[y * 9 + x]! > grey[y * 9 + x + 1]! ? 1n : 0n);
+/**
+ * dHash from the decoded thumbnail pixels: box-average to 9x8 luma, then one bit per horizontal
+ * neighbour pair, as 16 hex digits. Done in JS on the small buffer already in hand, which is
+ * cheaper than another trip through libvips.
+ */
+export function differenceHash(data: Buffer, width: number, height: number, channels: number): string {
+  const luma = new Float64Array(9 * 8);
+  const counts = new Uint32Array(9 * 8);
+  for (let y = 0; y < height; y++) {
+    const cy = Math.min(7, Math.floor((y * 8) / height));
+    for (let x = 0; x < width; x++) {
+      const cx = Math.min(8, Math.floor((x * 9) / width));
+      const o = (y * width + x) * channels;
+      const value = channels >= 3 ? 0.299 * data[o]! + 0.587 * data[o + 1]! + 0.114 * data[o + 2]! : data[o]!;
+      luma[cy * 9 + cx]! += value;
+      counts[cy * 9 + cx]!++;
     }
   }
-  return bits.toString(16).padStart(16, '0');
+  let hex = '';
+  for (let y = 0; y < 8; y++) {
+    let nibble = 0;
+    for (let x = 0; x < 8; x++) {
+      const left = luma[y * 9 + x]! / Math.max(1, counts[y * 9 + x]!);
+      const right = luma[y * 9 + x + 1]! / Math.max(1, counts[y * 9 + x + 1]!);
+      nibble = (nibble << 1) | (left > right ? 1 : 0);
+      if (x % 4 === 3) {
+        hex += nibble.toString(16);
+        nibble = 0;
+      }
+    }
+  }
+  return hex;
 }
 
 function describeSharpError(error: Error, pixelLimit: number): string {

@@ -1,0 +1,22 @@
+/**
+ * `npm run bench -- <name>`: runs one benchmark (or all) and prints its figures. Benchmarks print
+ * numbers and ratios to their peers measured in the same run; they assert nothing about time.
+ */
+import { cliBench } from './cli.bench';
+import { importBench } from './import.bench';
+
+const benches: Record<string, (args: string[]) => Promise<void>> = {
+  import: importBench,
+  cli: cliBench,
+};
+
+const [name, ...args] = process.argv.slice(2);
+const selected = name ? { [name]: benches[name] } : benches;
+for (const [benchName, run] of Object.entries(selected)) {
+  if (!run) {
+    console.error(`Unknown bench "${benchName}". Known: ${Object.keys(benches).join(', ')}`);
+    process.exit(2);
+  }
+  console.log(`\n## bench: ${benchName}`);
+  await run(args);
+}

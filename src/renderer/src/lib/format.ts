@@ -1,0 +1,43 @@
+/** Small formatting helpers shared by views. */
+
+const integer = new Intl.NumberFormat('en-US');
+
+/** 12345 -> "12,345". */
+export function formatCount(n: number): string {
+  return integer.format(n);
+}
+
+/** Bytes in the largest unit that keeps the number readable. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+/** Seconds as "1h 02m", "3m 05s" or "12s". */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const rest = s % 60;
+  if (h > 0) return `${h}h ${String(m).padStart(2, '0')}m`;
+  if (m > 0) return `${m}m ${String(rest).padStart(2, '0')}s`;
+  return `${rest}s`;
+}
+
+/** Images per second with sensible precision. */
+export function formatRate(rate: number): string {
+  return rate >= 100 ? `${Math.round(rate)}` : rate.toFixed(1);
+}
+
+/** A message a person can read from anything thrown. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
