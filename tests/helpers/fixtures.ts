@@ -75,3 +75,38 @@ function crc32(bytes: Buffer): number {
   }
   return (crc ^ 0xffffffff) >>> 0;
 }
+
+// Appended helpers (kept below the originals; ES imports are hoisted).
+import { createHash } from 'node:crypto';
+
+/** Every file under `root` (relative path → sha256 of its bytes, size and mtime), to prove originals are untouched. */
+export function snapshotFiles(root: string): Map<string, { sha256: string; mtimeMs: number; size: number }> {
+  const out = new Map<string, { sha256: string; mtimeMs: number; size: number }>();
+  const walk = (dir: string) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.isFile()) {
+        const stat = fs.statSync(full);
+        out.set(path.relative(root, full), {
+          sha256: createHash('sha256').update(fs.readFileSync(full)).digest('hex'),
+          mtimeMs: stat.mtimeMs,
+          size: stat.size,
+        });
+      }
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/** Hamming distance between two equal-length hex strings, in bits. */
+export function hammingHex(a: string, b: string): number {
+  let x = BigInt(`0x${a}`) ^ BigInt(`0x${b}`);
+  let bits = 0;
+  while (x > 0n) {
+    bits += Number(x & 1n);
+    x >>= 1n;
+  }
+  return bits;
+}
