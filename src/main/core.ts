@@ -3,28 +3,19 @@
  * IPC, the serve-mode server and the CLI all drive this same object; none of it imports electron.
  */
 import { z } from 'zod';
-import {
-  requestSchemas,
-  type EventName,
-  type EventPayloads,
-  type RequestName,
-  type RequestOutput,
-  type RequestParams,
-} from '../shared/contract';
+import { requestSchemas, type EventName, type EventPayloads, type RequestName, type RequestOutput } from '../shared/contract';
 import { LoupeError, toErrorInfo, type Reply } from '../shared/errors';
 import type { ImageId } from '../shared/types';
-import { exportDataset } from './dataset/export';
-import { importSource } from './dataset/import.job';
+import { datasetHandlers } from './handlers/dataset.handlers';
+import { imageHandlers } from './handlers/images.handlers';
+import { jobHandlers } from './handlers/jobs.handlers';
+import { projectHandlers } from './handlers/project.handlers';
+import type { CoreServices, Handlers } from './handlers/types';
 import { JobManager } from './jobs/manager';
-import { redo, undo } from './store/changes';
-import { ensureClass } from './store/classes';
-import { recordBatch } from './store/changes';
-import { datasetStats, imageDetail, imagePage, requireImages } from './store/images';
-import { openProject, type Project } from './store/project';
+import type { Project } from './store/project';
 import { sql } from './store/statements';
 import { resolveInside } from './util/paths';
 
-type Handlers = { [N in RequestName]: (params: RequestParams<N>) => RequestOutput<N> | Promise<RequestOutput<N>> };
 type Listener = <E extends EventName>(event: E, payload: EventPayloads[E]) => void;
 
 /** Options for a core. */
@@ -34,75 +25,22 @@ export interface CoreOptions {
 }
 
 /** The running core. */
-export class Core {
+export class Core implements CoreServices {
   readonly jobs = new JobManager();
   private project: Project | null = null;
   private readonly listeners = new Set<Listener>();
   private readonly handlers: Handlers;
 
-  constructor(private readonly options: CoreOptions = {}) {
+  constructor(readonly options: CoreOptions = {}) {
     this.jobs.subscribe({
       update: (job) => this.emit('jobs:update', job),
       log: (id, line) => this.emit('jobs:log', { id, line }),
     });
     this.handlers = {
-      'project:open': ({ file, create }) => {
-        const next = openProject(file, { create });
-        this.project?.close();
-        this.project = next;
-        const info = next.info();
-        this.emit('project:changed', info);
-        return info;
-      },
-      'project:current': () => this.project?.info() ?? null,
-      'project:close': () => {
-        this.project?.close();
-        this.project = null;
-        this.emit('project:changed', null);
-        return null;
-      },
-      'dataset:stats': () => datasetStats(this.requireProject().db),
-      'dataset:import': ({ source, kind }) => {
-        const project = this.requireProject();
-        const job = this.jobs.start('import', (ctx) =>
-          importSource(
-            project,
-            {
-              source,
-              kind,
-              pixelLimit: this.options.pixelLimit,
-              onCommit: (version) => this.emit('dataset:changed', { version, reason: 'import' }),
-            },
-            ctx,
-          ),
-        );
-        // Root, task and version change with an import: tell every window once it ends.
-        void this.jobs.finished(job.id).then(() => {
-          if (this.project === project) this.emit('project:changed', project.info());
-        });
-        return { jobId: job.id };
-      },
-      'dataset:export': (params) => exportDataset(this.requireProject(), params),
-      'images:page': ({ filter, offset, limit }) => imagePage(this.requireProject().db, filter, offset, limit),
-      'images:get': ({ id }) => imageDetail(this.requireProject().db, id),
-      'images:relabel': ({ ids, className }) => {
-        const { db } = this.requireProject();
-        return this.edit(() => {
-          requireImages(db, ids);
-          const cls = ensureClass(db, className);
-          return recordBatch(
-            db,
-            { kind: 'edit', action: 'relabel', description: `Relabelled ${plural(ids.length, 'image')} as ${cls.name}` },
-            ids.map((imageId) => ({ imageId, field: 'class', value: String(cls.id) })),
-          );
-        }, `Relabelled ${plural(ids.length, 'image')} as ${className.trim()}`);
-      },
-      'images:remove': ({ ids }) => this.setStatus(ids, 'removed'),
-      'images:restore': ({ ids }) => this.setStatus(ids, 'active'),
-      'changes:undo': () => this.afterEdit(undo(this.requireProject().db)),
-      'changes:redo': () => this.afterEdit(redo(this.requireProject().db)),
-      'jobs:list': () => this.jobs.list(),
-      'jobs:cancel': ({ id }) => this.jobs.cancel(id),
+      ...projectHandlers(this),
+      ...datasetHandlers(this),
+      ...imageHandlers(this),
+      ...jobHandlers(this),
     };
   }
 
@@ -171,36 +109,20 @@ export class Core {
     this.project = null;
   }
 
-  private setStatus(ids: ImageId[], status: 'active' | 'removed') {
-    const { db } = this.requireProject();
-    const verb = status === 'removed' ? 'Removed' : 'Restored';
-    return this.edit(() => {
-      requireImages(db, ids);
-      return recordBatch(
-        db,
-        { kind: 'edit', action: status === 'removed' ? 'remove' : 'restore', description: `${verb} ${plural(ids.length, 'image')}` },
-        ids.map((imageId) => ({ imageId, field: 'status', value: status })),
-      );
-    }, `${verb} ${plural(ids.length, 'image')}`);
+  /** The open project, or null. */
+  currentProject(): Project | null {
+    return this.project;
   }
 
-  private edit(apply: () => { changed: number }, description: string) {
-    const { changed } = apply();
-    const version = this.requireProject().info().version;
-    if (changed > 0) this.emit('dataset:changed', { version, reason: description });
-    return { version, description: changed > 0 ? description : 'Nothing changed', changed };
+  /** Replaces the open project (closing the previous one) and tells every window. */
+  setProject(project: Project | null): void {
+    if (this.project && this.project !== project) this.project.close();
+    this.project = project;
+    this.emit('project:changed', project?.info() ?? null);
   }
 
-  private afterEdit<T extends { version: number; description: string; changed: number }>(result: T): T {
-    if (result.changed > 0) this.emit('dataset:changed', { version: result.version, reason: result.description });
-    return result;
-  }
-
-  private emit<E extends EventName>(event: E, payload: EventPayloads[E]): void {
+  /** Pushes an event to every listener. */
+  emit<E extends EventName>(event: E, payload: EventPayloads[E]): void {
     for (const listener of this.listeners) listener(event, payload);
   }
-}
-
-function plural(n: number, word: string): string {
-  return `${n.toLocaleString('en')} ${word}${n === 1 ? '' : 's'}`;
 }

@@ -1,0 +1,27 @@
+/** Handler maps: each area of the core answers its own requests; the Core joins them. */
+import type { EventName, EventPayloads, RequestName, RequestOutput, RequestParams } from '../../shared/contract';
+import type { JobManager } from '../jobs/manager';
+import type { Project } from '../store/project';
+
+/** The handler of every request, typed by the contract. */
+export type Handlers = {
+  [N in RequestName]: (params: RequestParams<N>) => RequestOutput<N> | Promise<RequestOutput<N>>;
+};
+
+/** What an area's handlers may use of the core. */
+export interface CoreServices {
+  readonly jobs: JobManager;
+  readonly options: { pixelLimit?: number };
+  requireProject(): Project;
+  currentProject(): Project | null;
+  setProject(project: Project | null): void;
+  emit<E extends EventName>(event: E, payload: EventPayloads[E]): void;
+}
+
+/** Handlers for the requests whose names start with `area:`. */
+export type AreaHandlers<A extends string> = Pick<Handlers, Extract<RequestName, `${A}:${string}`>>;
+
+/** "3 images", "1 image". */
+export function plural(n: number, word: string): string {
+  return `${n.toLocaleString('en')} ${word}${n === 1 ? '' : 's'}`;
+}
