@@ -7,7 +7,7 @@ import path from 'node:path';
 import { LoupeError } from '../../shared/errors';
 import type { Project } from '../store/project';
 import { datasetVersion } from '../store/changes';
-import { resolveInside } from '../util/paths';
+import { resolveInside, safeSegment } from '../util/paths';
 
 /** How to export. */
 export interface ExportOptions {
@@ -33,6 +33,9 @@ export async function exportDataset(
   if (!root) throw new LoupeError('CONFLICT', 'The project has no images yet; import some first.');
   const out = path.resolve(options.out);
   await fs.mkdir(out, { recursive: true });
+  if ((await fs.readdir(out)).length > 0) {
+    throw new LoupeError('CONFLICT', `${out} is not empty; export into a new or empty folder.`, { out });
+  }
   const rows = project.db
     .prepare(
       `SELECT i.id, i.path, c.name AS label, l.value, s.split FROM images i
@@ -59,7 +62,7 @@ export async function exportDataset(
   for (const row of rows) {
     const absolute = resolveInside(root, row.path);
     if (!absolute) continue;
-    const folder = path.join(out, row.split ?? 'unsplit', row.label ?? 'unlabeled');
+    const folder = path.join(out, row.split ?? 'unsplit', safeSegment(row.label ?? 'unlabeled'));
     let name = path.basename(row.path);
     // Two classes' folders may hold files with the same name; keep both.
     if (used.has(path.join(folder, name))) name = `${row.id}_${name}`;

@@ -56,7 +56,8 @@ export async function readImageFacts(file: string, pixelLimit = defaultPixelLimi
       width: swapped ? meta.height : meta.width,
       height: swapped ? meta.width : meta.height,
       channels: meta.channels ?? info.channels,
-      format: meta.format,
+      // sharp names the HEIF container; AVIF is HEIF with AV1 inside.
+      format: meta.format === 'heif' && meta.compression === 'av1' ? 'avif' : meta.format,
       thumbnail: { webp, width: info.width, height: info.height },
     };
   } catch (error) {
@@ -70,25 +71,31 @@ export async function readImageFacts(file: string, pixelLimit = defaultPixelLimi
  * cheaper than another trip through libvips.
  */
 export function differenceHash(data: Buffer, width: number, height: number, channels: number): string {
-  const luma = new Float64Array(9 * 8);
-  const counts = new Uint32Array(9 * 8);
-  for (let y = 0; y < height; y++) {
-    const cy = Math.min(7, Math.floor((y * 8) / height));
-    for (let x = 0; x < width; x++) {
-      const cx = Math.min(8, Math.floor((x * 9) / width));
-      const o = (y * width + x) * channels;
-      const value = channels >= 3 ? 0.299 * data[o]! + 0.587 * data[o + 1]! + 0.114 * data[o + 2]! : data[o]!;
-      luma[cy * 9 + cx]! += value;
-      counts[cy * 9 + cx]!++;
-    }
-  }
+  // Each of the 9x8 cells averages a non-empty block of pixels, even for images under 9 px wide.
+  const edges = (cells: number, size: number) =>
+    Array.from({ length: cells }, (_, c) => {
+      const start = Math.min(size - 1, Math.floor((c * size) / cells));
+      return [start, Math.max(start + 1, Math.floor(((c + 1) * size) / cells))] as const;
+    });
+  const columns = edges(9, width);
+  const rows = edges(8, height);
+  const luma = (x: number, y: number) => {
+    const o = (y * width + x) * channels;
+    return channels >= 3 ? 0.299 * data[o]! + 0.587 * data[o + 1]! + 0.114 * data[o + 2]! : data[o]!;
+  };
+  const cell = new Float64Array(9 * 8);
+  rows.forEach(([y0, y1], cy) => {
+    columns.forEach(([x0, x1], cx) => {
+      let sum = 0;
+      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) sum += luma(x, y);
+      cell[cy * 9 + cx] = sum / ((y1 - y0) * (x1 - x0));
+    });
+  });
   let hex = '';
   for (let y = 0; y < 8; y++) {
     let nibble = 0;
     for (let x = 0; x < 8; x++) {
-      const left = luma[y * 9 + x]! / Math.max(1, counts[y * 9 + x]!);
-      const right = luma[y * 9 + x + 1]! / Math.max(1, counts[y * 9 + x + 1]!);
-      nibble = (nibble << 1) | (left > right ? 1 : 0);
+      nibble = (nibble << 1) | (cell[y * 9 + x]! > cell[y * 9 + x + 1]! ? 1 : 0);
       if (x % 4 === 3) {
         hex += nibble.toString(16);
         nibble = 0;

@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import { LoupeError } from '../../shared/errors';
 import type { ImageId, ImageStatus, ImportKind, ImportSummary } from '../../shared/types';
 import type { JobContext } from '../jobs/manager';
@@ -15,7 +16,7 @@ import { getMeta, setMeta } from '../store/meta';
 import type { Project } from '../store/project';
 import { sql } from '../store/statements';
 import { mapOrdered } from '../util/pool';
-import { relativeInside } from '../util/paths';
+import { commonAncestor, relativeInside } from '../util/paths';
 import { defaultPixelLimit, readImageFacts, type ImageFacts } from './imageInfo';
 import { scanSource, type ScannedImage } from './scan';
 import { planMissingSplits } from './split';
@@ -56,9 +57,10 @@ export async function importSource(project: Project, options: ImportOptions, ctx
   const { db } = project;
   ctx.progress('scanning', 0, 0);
   const scan = await scanSource(options.source, options.kind);
-  const source = scan.kind.startsWith('csv') ? options.source : scan.base;
-  const root = project.root() ?? scan.base;
-  if (project.root() === null) project.setRoot(scan.base);
+  const source = scan.kind.startsWith('csv') ? path.resolve(options.source) : scan.base;
+  // A new project's root is the source folder, or for a CSV the folder holding it and every file it names.
+  const root = project.root() ?? commonAncestor([scan.base, ...scan.images.map((i) => path.dirname(i.file))]);
+  if (project.root() === null) project.setRoot(root);
   const task = scan.kind === 'csv-values' ? 'regression' : 'classification';
   const projectTask = getMeta(db, 'task');
   if (projectTask !== null && projectTask !== task) {
@@ -105,6 +107,12 @@ export async function importSource(project: Project, options: ImportOptions, ctx
     missing: 0,
     version: datasetVersion(db),
   };
+  if (outside > 0 && items.length === 0) {
+    throw new LoupeError(
+      'CONFLICT',
+      `Every image of ${source} lies outside this project's root (${root}). Import it into a new project.`,
+    );
+  }
   if (outside > 0) ctx.log(`${outside} files lie outside the project root and were skipped`);
 
   const pixelLimit = options.pixelLimit ?? defaultPixelLimit;

@@ -100,13 +100,19 @@ async function scanCsv(file: string, kind?: ImportKind): Promise<ScanResult> {
     throw new LoupeError('VALIDATION', `${file} is not a readable CSV: ${(error as Error).message}`);
   }
   const base = path.dirname(file);
-  const hasHeader = rows.length > 0 && /^(path|file|filename|image)$/i.test(rows[0]![0] ?? '');
+  // A first row whose path is not an image file name is a header, whatever its words.
+  const hasHeader = rows.length > 0 && !imageExtensions.has(path.extname(rows[0]![0] ?? '').toLowerCase());
   const body = hasHeader ? rows.slice(1) : rows;
   const firstRow = hasHeader ? 2 : 1;
   const second = body.map((r) => r[1] ?? '');
   const numeric = second.length > 0 && second.every((v) => v !== '' && Number.isFinite(Number(v)));
-  const headerSaysValue = hasHeader && /^(value|target|y)$/i.test(rows[0]![1] ?? '');
-  const resolvedKind: ImportKind = kind ?? (headerSaysValue || numeric ? 'csv-values' : 'csv-labels');
+  // A few distinct integers (digits 0-9) are class ids, not a regression target.
+  const fewIntegers = numeric && second.every((v) => Number.isInteger(Number(v))) && new Set(second).size <= 20;
+  const header = hasHeader ? (rows[0]![1] ?? '') : '';
+  const headerSaysValue = /^(value|target|y|score|age)$/i.test(header);
+  const headerSaysLabel = /^(label|class|category|y_class)$/i.test(header);
+  const resolvedKind: ImportKind =
+    kind ?? (headerSaysValue || (numeric && !fewIntegers && !headerSaysLabel) ? 'csv-values' : 'csv-labels');
   const images: ScannedImage[] = [];
   const problems: ScanResult['problems'] = [];
   body.forEach((row, index) => {

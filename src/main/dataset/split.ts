@@ -1,16 +1,17 @@
 /**
  * Seeded, stratified split assignment for images that have none. Each class (or value decile for
- * regression targets) is filled toward the target ratios, counting the images it already has, so
- * a first import and every later one keep every split's class mix close to the whole.
+ * regression targets) is filled toward the target ratios, counting the images it already has
+ * (see allocate), so a first import and every later one keep every split's class mix close to the whole.
  */
 import { createHash } from 'node:crypto';
 import type { ImageId, SplitName } from '../../shared/types';
 import { splitNames } from '../../shared/types';
-import type { FieldChange } from '../store/changes';
+import { allocate, type SplitRatios } from './allocate';
+import type { ImageChange } from '../store/changes';
 import type { Db } from '../store/db';
 
 /** Default train/valid/test ratios. */
-export const defaultRatios: Record<SplitName, number> = { train: 0.8, valid: 0.1, test: 0.1 };
+export const defaultRatios: SplitRatios = { train: 0.8, valid: 0.1, test: 0.1 };
 
 interface Candidate {
   id: ImageId;
@@ -20,7 +21,7 @@ interface Candidate {
 }
 
 /** The split changes that give every active image without a split one. */
-export function planMissingSplits(db: Db, seed: number, ratios = defaultRatios): FieldChange[] {
+export function planMissingSplits(db: Db, seed: number, ratios = defaultRatios): ImageChange[] {
   const rows = db
     .prepare(
       `SELECT i.id, coalesce(i.content_hash, i.path) AS key, l.class_id AS classId, l.value AS value, s.split AS split
@@ -42,29 +43,19 @@ export function planMissingSplits(db: Db, seed: number, ratios = defaultRatios):
     if (members) members.push(c);
     else groups.set(c.group, [c]);
   }
-  const changes: FieldChange[] = [];
+  const changes: ImageChange[] = [];
   for (const members of groups.values()) {
-    const counts: Record<SplitName, number> = { train: 0, valid: 0, test: 0 };
-    for (const m of members) if (m.hasSplit) counts[m.hasSplit]++;
+    const existing: Record<SplitName, number> = { train: 0, valid: 0, test: 0 };
+    for (const m of members) if (m.hasSplit) existing[m.hasSplit]++;
     const unassigned = members
       .filter((m) => m.hasSplit === null)
       .map((m) => ({ m, order: seededOrder(seed, m.key, m.id) }))
       .sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
-    let total = members.length - unassigned.length;
-    for (const { m } of unassigned) {
-      total++;
-      // The split furthest below its target share takes the next image.
-      let best: SplitName = 'train';
-      let bestDeficit = -Infinity;
-      for (const split of splitNames) {
-        const deficit = ratios[split] * total - counts[split];
-        if (deficit > bestDeficit + 1e-9) {
-          best = split;
-          bestDeficit = deficit;
-        }
-      }
-      counts[best]++;
-      changes.push({ imageId: m.id, field: 'split', value: best });
+    const quota = allocate(unassigned.length, ratios, existing);
+    // Deal the seeded order out: the first quota.train to train, then valid, then test.
+    let next = 0;
+    for (const split of splitNames) {
+      for (let i = 0; i < quota[split]; i++) changes.push({ imageId: unassigned[next++]!.m.id, field: 'split', value: split });
     }
   }
   return changes;

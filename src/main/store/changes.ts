@@ -8,24 +8,46 @@ import type { ChangeResult } from '../../shared/types';
 import type { Db } from './db';
 import { sql } from './statements';
 
-/** The fields the change log can change. class holds a class id, value a number, both as text. */
-export type ChangeField = 'class' | 'value' | 'split' | 'status';
+/** Image fields the change log can change. class holds a class id, value a number, reviewed '0'/'1', all as text. */
+export type ImageField = 'class' | 'value' | 'split' | 'status' | 'reviewed';
+/** Class fields the change log can change: the name, the class it was merged into, deleted '0'/'1'. */
+export type ClassField = 'class.name' | 'class.merged_into' | 'class.deleted';
+/** Any field the change log can change. */
+export type ChangeField = ImageField | ClassField;
 
-/** One requested change: set `field` of `imageId` to `value` (null clears it). */
-export interface FieldChange {
+/** Set `field` of an image to `value` (null clears it). */
+export interface ImageChange {
   imageId: ImageId;
-  field: ChangeField;
+  classId?: undefined;
+  field: ImageField;
   value: string | null;
 }
+/** Set `field` of a class to `value`. */
+export interface ClassChange {
+  classId: number;
+  imageId?: undefined;
+  field: ClassField;
+  value: string | null;
+}
+/** One requested change to an image or a class. */
+export type FieldChange = ImageChange | ClassChange;
 
 /** Batch kinds: a person's edit, its undo or redo, or an import chunk (not undoable). */
 export type BatchKind = 'edit' | 'undo' | 'redo' | 'import';
 
 interface StoredChange {
-  imageId: ImageId;
+  imageId: ImageId | null;
+  classId: number | null;
   field: ChangeField;
   oldValue: string | null;
   newValue: string | null;
+}
+
+/** The change that sets a stored change's target back to `value`. */
+function toFieldChange(change: StoredChange, value: string | null): FieldChange {
+  return change.classId !== null
+    ? { classId: change.classId, field: change.field as ClassField, value }
+    : { imageId: change.imageId!, field: change.field as ImageField, value };
 }
 
 /** The current dataset version: the id of the last change, 0 for an empty log. */
@@ -47,9 +69,15 @@ export function recordBatch(
   return db.transaction(() => {
     const effective: StoredChange[] = [];
     for (const change of requested) {
-      const oldValue = readField(db, change.imageId, change.field);
+      const oldValue = readField(db, change);
       if (oldValue === change.value) continue;
-      effective.push({ imageId: change.imageId, field: change.field, oldValue, newValue: change.value });
+      effective.push({
+        imageId: change.imageId ?? null,
+        classId: change.classId ?? null,
+        field: change.field,
+        oldValue,
+        newValue: change.value,
+      });
     }
     if (effective.length === 0) return { batchId: null, changed: 0 };
     if (batch.kind === 'edit') {
@@ -60,14 +88,17 @@ export function recordBatch(
       sql(db, 'INSERT INTO batches (kind, action, description, reverts, created_at) VALUES (?, ?, ?, ?, ?)')
         .run(batch.kind, batch.action, batch.description, batch.reverts ?? null, Date.now()).lastInsertRowid,
     );
-    const insert = sql(db, 
-      'INSERT INTO changes (batch_id, image_id, field, old_value, new_value) VALUES (?, ?, ?, ?, ?)',
+    const insert = sql(
+      db,
+      'INSERT INTO changes (batch_id, image_id, class_id, field, old_value, new_value) VALUES (?, ?, ?, ?, ?, ?)',
     );
     for (const change of effective) {
-      insert.run(batchId, change.imageId, change.field, change.oldValue, change.newValue);
-      writeField(db, change.imageId, change.field, change.newValue);
+      insert.run(batchId, change.imageId, change.classId, change.field, change.oldValue, change.newValue);
+      writeField(db, toFieldChange(change, change.newValue));
     }
-    return { batchId, changed: new Set(effective.map((c) => c.imageId)).size };
+    // Images changed, or classes when a batch touches only classes (a rename).
+    const images = new Set(effective.filter((c) => c.imageId !== null).map((c) => c.imageId)).size;
+    return { batchId, changed: images > 0 ? images : effective.length };
   })();
 }
 
@@ -80,7 +111,7 @@ export function undo(db: Db): ChangeResult {
     if (!target) return { version: datasetVersion(db), description: 'Nothing to undo', changed: 0 };
     const inverse = batchChanges(db, target.id)
       .reverse()
-      .map((c) => ({ imageId: c.imageId, field: c.field, value: c.oldValue }));
+      .map((c) => toFieldChange(c, c.oldValue));
     const { changed } = recordBatch(
       db,
       { kind: 'undo', action: 'undo', description: `Undo: ${target.description}`, reverts: target.id },
@@ -102,11 +133,7 @@ export function redo(db: Db): ChangeResult {
       )
       .get() as { id: number; description: string } | undefined;
     if (!target) return { version: datasetVersion(db), description: 'Nothing to redo', changed: 0 };
-    const forward = batchChanges(db, target.id).map((c) => ({
-      imageId: c.imageId,
-      field: c.field,
-      value: c.newValue,
-    }));
+    const forward = batchChanges(db, target.id).map((c) => toFieldChange(c, c.newValue));
     const { changed } = recordBatch(
       db,
       { kind: 'redo', action: 'redo', description: `Redo: ${target.description}`, reverts: target.id },
@@ -120,59 +147,87 @@ export function redo(db: Db): ChangeResult {
 function batchChanges(db: Db, batchId: number): StoredChange[] {
   return db
     .prepare(
-      'SELECT image_id AS imageId, field, old_value AS oldValue, new_value AS newValue FROM changes WHERE batch_id = ? ORDER BY id',
+      'SELECT image_id AS imageId, class_id AS classId, field, old_value AS oldValue, new_value AS newValue FROM changes WHERE batch_id = ? ORDER BY id',
     )
     .all(batchId) as StoredChange[];
 }
 
-function readField(db: Db, imageId: ImageId, field: ChangeField): string | null {
+function readField(db: Db, change: FieldChange): string | null {
   let row: { v: string | number | null } | undefined;
-  switch (field) {
+  switch (change.field) {
     case 'class':
-      row = sql(db, 'SELECT class_id AS v FROM labels WHERE image_id = ?').get(imageId) as typeof row;
+      row = sql(db, 'SELECT class_id AS v FROM labels WHERE image_id = ?').get(change.imageId) as typeof row;
       break;
     case 'value':
-      row = sql(db, 'SELECT value AS v FROM labels WHERE image_id = ?').get(imageId) as typeof row;
+      row = sql(db, 'SELECT value AS v FROM labels WHERE image_id = ?').get(change.imageId) as typeof row;
       break;
     case 'split':
-      row = sql(db, 'SELECT split AS v FROM splits WHERE image_id = ?').get(imageId) as typeof row;
+      row = sql(db, 'SELECT split AS v FROM splits WHERE image_id = ?').get(change.imageId) as typeof row;
       break;
     case 'status':
-      row = sql(db, 'SELECT status AS v FROM images WHERE id = ?').get(imageId) as typeof row;
+      row = sql(db, 'SELECT status AS v FROM images WHERE id = ?').get(change.imageId) as typeof row;
+      break;
+    case 'reviewed':
+      row = sql(db, 'SELECT reviewed AS v FROM images WHERE id = ?').get(change.imageId) as typeof row;
+      break;
+    case 'class.name':
+      row = sql(db, 'SELECT name AS v FROM classes WHERE id = ?').get(change.classId) as typeof row;
+      break;
+    case 'class.merged_into':
+      row = sql(db, 'SELECT merged_into AS v FROM classes WHERE id = ?').get(change.classId) as typeof row;
+      break;
+    case 'class.deleted':
+      row = sql(db, 'SELECT deleted AS v FROM classes WHERE id = ?').get(change.classId) as typeof row;
       break;
     default:
-      return assertNever(field);
+      return assertNever(change);
   }
   return row?.v === null || row?.v === undefined ? null : String(row.v);
 }
 
-function writeField(db: Db, imageId: ImageId, field: ChangeField, value: string | null): void {
-  switch (field) {
+function writeField(db: Db, change: FieldChange): void {
+  const { value } = change;
+  switch (change.field) {
     case 'class':
-      sql(db, 
+      sql(
+        db,
         'INSERT INTO labels (image_id, class_id) VALUES (?, ?) ON CONFLICT (image_id) DO UPDATE SET class_id = excluded.class_id',
-      ).run(imageId, value === null ? null : Number(value));
+      ).run(change.imageId, value === null ? null : Number(value));
       return;
     case 'value':
-      sql(db, 
+      sql(
+        db,
         'INSERT INTO labels (image_id, value) VALUES (?, ?) ON CONFLICT (image_id) DO UPDATE SET value = excluded.value',
-      ).run(imageId, value === null ? null : Number(value));
+      ).run(change.imageId, value === null ? null : Number(value));
       return;
     case 'split':
-      if (value === null) sql(db, 'DELETE FROM splits WHERE image_id = ?').run(imageId);
+      if (value === null) sql(db, 'DELETE FROM splits WHERE image_id = ?').run(change.imageId);
       else
-        sql(db, 
+        sql(
+          db,
           'INSERT INTO splits (image_id, split) VALUES (?, ?) ON CONFLICT (image_id) DO UPDATE SET split = excluded.split',
-        ).run(imageId, value);
+        ).run(change.imageId, value);
       return;
     case 'status':
-      sql(db, 'UPDATE images SET status = ? WHERE id = ?').run(value, imageId);
+      sql(db, 'UPDATE images SET status = ? WHERE id = ?').run(value, change.imageId);
+      return;
+    case 'reviewed':
+      sql(db, 'UPDATE images SET reviewed = ? WHERE id = ?').run(Number(value ?? 0), change.imageId);
+      return;
+    case 'class.name':
+      sql(db, 'UPDATE classes SET name = ? WHERE id = ?').run(value, change.classId);
+      return;
+    case 'class.merged_into':
+      sql(db, 'UPDATE classes SET merged_into = ? WHERE id = ?').run(value === null ? null : Number(value), change.classId);
+      return;
+    case 'class.deleted':
+      sql(db, 'UPDATE classes SET deleted = ? WHERE id = ?').run(Number(value ?? 0), change.classId);
       return;
     default:
-      assertNever(field);
+      assertNever(change);
   }
 }
 
 function assertNever(value: never): never {
-  throw new Error(`unexpected change field ${String(value)}`);
+  throw new Error(`unexpected change ${JSON.stringify(value)}`);
 }

@@ -12,3 +12,22 @@ export function resolveInside(root: string, stored: string): string | null {
   const absolute = path.resolve(root, ...stored.split('/'));
   return relativeInside(root, absolute) === null ? null : absolute;
 }
+
+/** The deepest folder that contains every one of `folders`. */
+export function commonAncestor(folders: string[]): string {
+  let common = path.resolve(folders[0]!);
+  for (const folder of folders.slice(1)) {
+    const absolute = path.resolve(folder);
+    while (common !== path.dirname(common) && relativeInside(common, absolute) === null && common !== absolute) {
+      common = path.dirname(common);
+    }
+  }
+  return common;
+}
+
+/** A single safe path segment made from free text (a class name): no separators, no '.' or '..', no control characters. */
+export function safeSegment(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const cleaned = text.replace(/[/\\\x00-\x1f<>:"|?*]/g, '_').trim();
+  return cleaned === '' || cleaned === '.' || cleaned === '..' ? `_${cleaned}_` : cleaned;
+}
