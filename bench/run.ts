@@ -4,10 +4,14 @@
  */
 import { cliBench } from './cli.bench';
 import { importBench } from './import.bench';
+import { storeBench } from './store.bench';
+import { augmentBench } from './augment.bench';
 
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   import: importBench,
   cli: cliBench,
+  store: storeBench,
+  augment: augmentBench,
 };
 
 const [name, ...args] = process.argv.slice(2);

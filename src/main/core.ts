@@ -6,10 +6,18 @@ import { z } from 'zod';
 import { requestSchemas, type EventName, type EventPayloads, type RequestName, type RequestOutput } from '../shared/contract';
 import { LoupeError, toErrorInfo, type Reply } from '../shared/errors';
 import type { ImageId } from '../shared/types';
+import { classHandlers } from './handlers/classes.handlers';
 import { datasetHandlers } from './handlers/dataset.handlers';
 import { imageHandlers } from './handlers/images.handlers';
 import { jobHandlers } from './handlers/jobs.handlers';
+import { augmentHandlers } from './handlers/augment.handlers';
+import { PreviewCache } from './augment/preview';
 import { projectHandlers } from './handlers/project.handlers';
+import { splitHandlers } from './handlers/splits.handlers';
+import { versionHandlers } from './handlers/versions.handlers';
+import { trainHandlers } from './handlers/train.handlers';
+import { runHandlers } from './handlers/runs.handlers';
+import { reviewHandlers } from './handlers/review.handlers';
 import type { CoreServices, Handlers } from './handlers/types';
 import { JobManager } from './jobs/manager';
 import type { Project } from './store/project';
@@ -27,6 +35,8 @@ export interface CoreOptions {
 /** The running core. */
 export class Core implements CoreServices {
   readonly jobs = new JobManager();
+  /** The last few augmentation previews' PNGs, read by the image routes. */
+  readonly previews = new PreviewCache();
   private project: Project | null = null;
   private readonly listeners = new Set<Listener>();
   private readonly handlers: Handlers;
@@ -41,6 +51,13 @@ export class Core implements CoreServices {
       ...datasetHandlers(this),
       ...imageHandlers(this),
       ...jobHandlers(this),
+      ...classHandlers(this),
+      ...splitHandlers(this),
+      ...versionHandlers(this),
+      ...augmentHandlers(this),
+      ...trainHandlers(this),
+      ...runHandlers(this),
+      ...reviewHandlers(this),
     };
   }
 
@@ -89,6 +106,11 @@ export class Core implements CoreServices {
     ).get(id) as { webp: Buffer } | undefined;
     if (!row) throw new LoupeError('NOT_FOUND', `No thumbnail for image ${id}.`, { id });
     return row.webp;
+  }
+
+  /** One PNG of a recent augmentation preview; NOT_FOUND once evicted. */
+  previewImage(previewId: string, index: number): Buffer {
+    return this.previews.get(previewId, index);
   }
 
   /** The absolute path of an image's file; refuses anything outside the project root. */

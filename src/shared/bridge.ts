@@ -30,6 +30,7 @@ export const serveRoutes = {
   socket: '/ws',
   thumb: (id: number) => `/thumb/${id}`,
   image: (id: number) => `/image/${id}`,
+  preview: (previewId: string, index: number) => `/preview/${encodeURIComponent(previewId)}/${index}`,
 } as const;
 
 /** Query parameter that carries serve mode's token. */

@@ -13,11 +13,40 @@ import type {
   JobInfo,
   ProjectInfo,
 } from './types';
-import { importKinds, imageStatuses, splitNames } from './types';
+import { importKinds, imageIssues, imageSorts, imageStatuses, splitNames } from './types';
+import type {
+  BatchInfo,
+  ClassSummary,
+  HistoryEntry,
+  MergePreview,
+  RebalancePlan,
+  SplitReport,
+  VersionDiff,
+} from './curation';
+import { augmentPreviewSchema, type AugmentPresetInfo, type AugmentPreview } from './augment';
+import { trainRequestSchemas, type TrainEventPayloads, type TrainRequestOutputs } from './train';
 
 const imageId = z.number().int().positive().transform((n) => n as ImageId);
 const imageIds = z.array(imageId).min(1, 'select at least one image').max(1_000_000);
 const nonEmpty = (what: string) => z.string().trim().min(1, `${what} is required`);
+const imageFilter = z
+  .object({
+    className: z.string().nullable().optional(),
+    split: z.enum(splitNames).optional(),
+    status: z.enum(imageStatuses).optional(),
+    reviewed: z.boolean().optional(),
+    issue: z.enum(imageIssues).optional(),
+    search: z.string().max(500).optional(),
+  })
+  .default({});
+const percent = z.number().min(0, 'ratios cannot be negative').max(100);
+const rebalanceOptions = z.object({
+  ratios: z
+    .object({ train: percent, valid: percent, test: percent })
+    .refine((r) => r.train + r.valid + r.test > 0, 'ratios must not all be zero'),
+  locked: z.array(z.enum(splitNames)).max(2, 'at least one split must stay unlocked').default([]),
+  seed: z.number().int().default(1),
+});
 
 /** Runtime schemas for every request input. A request without one is a compile error below. */
 export const requestSchemas = {
@@ -38,16 +67,19 @@ export const requestSchemas = {
   }),
   /** One page of images matching a filter, in a stable order. */
   'images:page': z.object({
-    filter: z
-      .object({
-        className: z.string().nullable().optional(),
-        split: z.enum(splitNames).optional(),
-        status: z.enum(imageStatuses).optional(),
-      })
-      .default({}),
+    filter: imageFilter,
+    sort: z.enum(imageSorts).default('id'),
+    /** Seed of the 'random' order. */
+    seed: z.number().int().default(0),
     offset: z.number().int().min(0).default(0),
     limit: z.number().int().min(1).max(2000).default(200),
   }),
+  /** Every id matching a filter ("select all"). */
+  'images:ids': z.object({ filter: imageFilter }),
+  /** Mark images reviewed (or not); undoable. */
+  'images:review': z.object({ ids: imageIds, reviewed: z.boolean().default(true) }),
+  /** Every change to one image, oldest first. */
+  'images:history': z.object({ id: imageId }),
   'images:get': z.object({ id: imageId }),
   /** Give images a class (created when new). */
   'images:relabel': z.object({ ids: imageIds, className: nonEmpty('class name') }),
@@ -56,12 +88,50 @@ export const requestSchemas = {
   'images:restore': z.object({ ids: imageIds }),
   'changes:undo': z.object({}),
   'changes:redo': z.object({}),
+  /** Set a changed field back to what it was before one change, as a new edit. */
+  'changes:revert': z.object({ changeId: z.number().int().positive() }),
+  /** Classes with counts per split. */
+  'classes:list': z.object({}),
+  'classes:create': z.object({ name: nonEmpty('class name') }),
+  'classes:rename': z.object({ from: nonEmpty('class'), to: nonEmpty('new name') }),
+  /** What merging `from` into `into` would move, without doing it. */
+  'classes:previewMerge': z.object({ from: nonEmpty('class'), into: nonEmpty('target class') }),
+  /** Move every image of `from` to `into` in one undoable batch. */
+  'classes:merge': z.object({ from: nonEmpty('class'), into: nonEmpty('target class') }),
+  /** Delete a class that labels no image. */
+  'classes:delete': z.object({ name: nonEmpty('class') }),
+  /** The class x split table with its warnings. */
+  'splits:report': z.object({
+    pThreshold: z.number().gt(0).lt(1).default(0.01),
+    minPerClass: z.number().int().min(1).default(10),
+  }),
+  /** What a stratified rebalance would do, without doing it. */
+  'splits:plan': rebalanceOptions,
+  /** Rebalance in one undoable batch. */
+  'splits:apply': rebalanceOptions,
+  /** The change log's batches, newest first. */
+  'versions:list': z.object({
+    offset: z.number().int().min(0).default(0),
+    limit: z.number().int().min(1).max(500).default(100),
+  }),
+  /** What changed between two dataset versions. */
+  'versions:diff': z.object({
+    from: z.number().int().min(0),
+    to: z.number().int().min(0),
+    limit: z.number().int().min(1).max(10_000).default(1000),
+  }),
   'jobs:list': z.object({}),
   'jobs:cancel': z.object({ id: z.string().min(1).transform((s) => s as JobId) }),
+  /** The augmentation presets as full configs. */
+  'augment:presets': z.object({}),
+  /** Render augmented previews; images are fetched with `previewUrl(previewId, index)`. */
+  'augment:preview': augmentPreviewSchema,
+  /** train:*, runs:*, review:* (src/shared/train.ts). */
+  ...trainRequestSchemas,
 } satisfies Record<string, z.ZodType>;
 
 /** Output type of every request. */
-export interface RequestOutputs {
+export interface RequestOutputs extends TrainRequestOutputs {
   'project:open': ProjectInfo;
   'project:current': ProjectInfo | null;
   'project:close': null;
@@ -73,10 +143,27 @@ export interface RequestOutputs {
   'images:relabel': ChangeResult;
   'images:remove': ChangeResult;
   'images:restore': ChangeResult;
+  'images:ids': { ids: ImageId[] };
+  'images:review': ChangeResult;
+  'images:history': HistoryEntry[];
   'changes:undo': ChangeResult;
   'changes:redo': ChangeResult;
+  'changes:revert': ChangeResult;
+  'classes:list': ClassSummary[];
+  'classes:create': ClassSummary;
+  'classes:rename': ChangeResult;
+  'classes:previewMerge': MergePreview;
+  'classes:merge': ChangeResult;
+  'classes:delete': ChangeResult;
+  'splits:report': SplitReport;
+  'splits:plan': RebalancePlan;
+  'splits:apply': ChangeResult;
+  'versions:list': { total: number; version: number; rows: BatchInfo[] };
+  'versions:diff': VersionDiff;
   'jobs:list': JobInfo[];
   'jobs:cancel': JobInfo;
+  'augment:presets': AugmentPresetInfo[];
+  'augment:preview': AugmentPreview;
 }
 
 /** Every request name, `area:verb`. */
@@ -92,7 +179,7 @@ export type RequestOutput<N extends RequestName> = RequestOutputs[N];
 export const requestNames = Object.keys(requestSchemas) as RequestName[];
 
 /** Events the core pushes, with their payloads. */
-export interface EventPayloads {
+export interface EventPayloads extends TrainEventPayloads {
   /** A job changed state or reported progress (throttled to about 10 a second). */
   'jobs:update': JobInfo;
   /** A job wrote a log line. */
@@ -106,7 +193,7 @@ export interface EventPayloads {
 /** Every event name, `area:event`. */
 export type EventName = keyof EventPayloads;
 /** The event names as a runtime list. */
-export const eventNames: EventName[] = ['jobs:update', 'jobs:log', 'dataset:changed', 'project:changed'];
+export const eventNames: EventName[] = ['jobs:update', 'jobs:log', 'dataset:changed', 'project:changed', 'train:curve', 'runs:changed'];
 
 /** Compile-time guard: the schema map and the output map name the same requests. */
 type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : false;
@@ -122,6 +209,8 @@ export interface LoupeApi {
   thumbUrl(id: ImageId): string;
   /** URL of an image's original file. */
   imageUrl(id: ImageId): string;
+  /** URL of one PNG of an `augment:preview` answer. */
+  previewUrl(previewId: string, index: number): string;
 }
 
 /** Channel names used by the Electron bridge. */

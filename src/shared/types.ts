@@ -65,6 +65,7 @@ export interface ImageSummary {
   height: number | null;
   /** Why an unreadable image could not be read; null otherwise. */
   error: string | null;
+  reviewed: boolean;
 }
 
 /** Everything known of one image. */
@@ -77,13 +78,27 @@ export interface ImageDetail extends ImageSummary {
   splitLocked: boolean;
 }
 
+/** Image problems a filter can pick out: tiny (short side under 32 px), odd aspect (over 2.5:1). */
+export const imageIssues = ['tiny', 'odd-aspect'] as const;
+/** An image problem. */
+export type ImageIssue = (typeof imageIssues)[number];
+
 /** Which images a list shows. Omitted fields do not filter. */
 export interface ImageFilter {
   className?: string | null;
   split?: SplitName;
   /** Defaults to 'active'. */
   status?: ImageStatus;
+  reviewed?: boolean;
+  issue?: ImageIssue;
+  /** Part of the path. */
+  search?: string;
 }
+
+/** Gallery orders: by id (import order), path, a seeded shuffle, or pixel count. */
+export const imageSorts = ['id', 'name', 'random', 'size'] as const;
+/** A gallery order. */
+export type ImageSort = (typeof imageSorts)[number];
 
 /** A page of images for the gallery: offset paging, because a virtual grid jumps anywhere. */
 export interface ImagePage {

@@ -138,6 +138,9 @@ describe('the loupe CLI', () => {
     const result = await json('export', '--format', 'folders', '--out', out, '--project', project);
     expect(result).toMatchObject({ out, files: 19 });
     const copies = snapshotFiles(out);
+    const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+    expect(manifest).toMatchObject({ generator: 'loupe', format: 'folders', images: 19, datasetVersion: result.version });
+    copies.delete('manifest.json');
     expect(copies.size).toBe(19);
     expect(copies.has(path.join('train', 'cat', 'cat_3.png'))).toBe(false);
     expect(copies.has(path.join('train', 'dog', 'cat_2.png'))).toBe(true);

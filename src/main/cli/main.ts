@@ -7,9 +7,19 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LoupeError, toErrorInfo } from '../../shared/errors';
-import { importKinds, type DatasetStats, type ImageId, type ImportKind, type JobInfo } from '../../shared/types';
+import {
+  importKinds,
+  splitNames,
+  type DatasetStats,
+  type ImageId,
+  type ImportKind,
+  type JobInfo,
+  type SplitName,
+} from '../../shared/types';
 import { Core } from '../core';
 import { startServer } from '../server/server';
+import { issuesCommand, trainCommand } from '../train/cli';
+import { writePreviewFiles } from '../augment/previewFiles';
 import { requireClass } from '../store/classes';
 import { sql } from '../store/statements';
 
@@ -26,7 +36,17 @@ Commands:
   undo --project P
   redo --project P
   export --format csv|folders --out DIR --project P [--hardlink]
+  classes --project P
+  rename <class> <new name> --project P
+  merge <class> <into class> --project P [--dry-run]
+  delete-class <class> --project P
+  split --ratios 80,10,10 [--lock test] [--seed N] --project P [--dry-run]
+  versions --project P
+  diff <from version> <to version> --project P
   serve [--project P] [--port N]
+  train --project P [--mode quick] [--backbone default|baseline|NAME|FILE] [--folds 5]
+  issues --project P --kind loss|label|confused [--limit N]
+  augment-preview --project P --image PATH --out DIR [--n 12] [--seed S] [--preset none|light|standard|strong]
 
 Every command takes --json for machine-readable output. Paths are relative to the project root.`;
 
@@ -40,6 +60,17 @@ interface Options {
   out?: string;
   hardlink: boolean;
   port?: string;
+  ratios?: string;
+  lock?: string[];
+  seed?: string;
+  'dry-run': boolean;
+  image?: string;
+  n?: string;
+  preset?: string;
+  mode?: string;
+  backbone?: string;
+  folds?: string;
+  limit?: string;
   help: boolean;
 }
 
@@ -57,6 +88,17 @@ async function main(argv: string[]): Promise<number> {
       out: { type: 'string' },
       hardlink: { type: 'boolean', default: false },
       port: { type: 'string' },
+      ratios: { type: 'string' },
+      lock: { type: 'string', multiple: true },
+      seed: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      image: { type: 'string' },
+      n: { type: 'string' },
+      preset: { type: 'string' },
+      mode: { type: 'string' },
+      backbone: { type: 'string' },
+      folds: { type: 'string' },
+      limit: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -138,6 +180,90 @@ async function main(argv: string[]): Promise<number> {
         print(result, `Exported ${result.files} file(s) to ${result.out} (version ${result.version})`);
         return 0;
       }
+      case 'classes': {
+        await openExisting(core, options);
+        const classes = await core.call('classes:list', {});
+        print(
+          { classes },
+          classes.map((c) => `${c.name}: ${c.total} (${c.train}/${c.valid}/${c.test}), ${c.removed} removed`).join('\n'),
+        );
+        return 0;
+      }
+      case 'rename':
+      case 'merge': {
+        await openExisting(core, options);
+        const [from, to] = args;
+        if (!from || !to) throw new LoupeError('VALIDATION', `${command} needs two class names: loupe ${command} A B`);
+        if (command === 'merge' && options['dry-run']) {
+          const preview = await core.call('classes:previewMerge', { from, into: to });
+          print(preview, `Merging ${preview.from} into ${preview.into} would move ${preview.images} image(s)`);
+          return 0;
+        }
+        const result =
+          command === 'rename'
+            ? await core.call('classes:rename', { from, to })
+            : await core.call('classes:merge', { from, into: to });
+        print(result, `${result.description} (version ${result.version})`);
+        return 0;
+      }
+      case 'delete-class': {
+        await openExisting(core, options);
+        if (!args[0]) throw new LoupeError('VALIDATION', 'delete-class needs a class name');
+        const result = await core.call('classes:delete', { name: args[0] });
+        print(result, `${result.description} (version ${result.version})`);
+        return 0;
+      }
+      case 'split': {
+        await openExisting(core, options);
+        const request = splitOptions(options);
+        if (options['dry-run']) {
+          const plan = await core.call('splits:plan', request);
+          print(plan, `Would move ${plan.moved} image(s); ${plan.duplicateGroups} duplicate group(s) kept together`);
+          return 0;
+        }
+        const result = await core.call('splits:apply', request);
+        print(result, `${result.description}: ${result.changed} image(s) moved (version ${result.version})`);
+        return 0;
+      }
+      case 'versions': {
+        await openExisting(core, options);
+        const list = await core.call('versions:list', { limit: 500 });
+        print(
+          list,
+          list.rows
+            .map((b) => `v${b.version}  ${new Date(b.at).toISOString()}  ${b.kind.padEnd(6)}  ${b.description}${b.undone ? ' (undone)' : ''}`)
+            .join('\n'),
+        );
+        return 0;
+      }
+      case 'diff': {
+        await openExisting(core, options);
+        const [from, to] = args.map(Number);
+        if (!Number.isInteger(from) || !Number.isInteger(to)) throw new LoupeError('VALIDATION', 'diff needs two version numbers');
+        const diff = await core.call('versions:diff', { from: from!, to: to!, limit: 10_000 });
+        print(
+          diff,
+          diff.rows.map((r) => `${r.path ?? `class ${r.className}`}  ${r.field}: ${r.from ?? '-'} -> ${r.to ?? '-'}`).join('\n') +
+            `\n${diff.total} change(s) between v${diff.from} and v${diff.to}`,
+        );
+        return 0;
+      }
+      case 'augment-preview': {
+        await openExisting(core, options);
+        if (!options.image) throw new LoupeError('VALIDATION', 'augment-preview needs --image PATH (relative to the project root)');
+        if (!options.out) throw new LoupeError('VALIDATION', 'augment-preview needs --out DIR');
+        const n = Number(options.n ?? 12);
+        const seed = Number(options.seed ?? 0);
+        if (!Number.isInteger(n) || n < 1 || n > 64) throw new LoupeError('VALIDATION', '--n must be a whole number between 1 and 64');
+        if (!Number.isInteger(seed) || seed < 0) throw new LoupeError('VALIDATION', '--seed must be a whole number of at least 0');
+        const result = await writePreviewFiles(core, { image: options.image, n, seed, preset: options.preset ?? 'standard', out: options.out });
+        print(
+          result,
+          `Wrote ${result.files.length} augmentations of ${result.image} (${result.preset}, ${result.width}x${result.height}, seed ${seed}) to ${result.out}` +
+            result.errors.map((e) => `\n  failed: ${e}`).join(''),
+        );
+        return 0;
+      }
       case 'serve': {
         if (options.project) await core.call('project:open', { file: options.project, create: true });
         const uiDir = path.join(packageRoot, 'out', 'renderer');
@@ -153,6 +279,10 @@ async function main(argv: string[]): Promise<number> {
         await server.close();
         return 0;
       }
+      case 'train':
+        return await trainCommand(core, options, print);
+      case 'issues':
+        return await issuesCommand(core, options, print);
       default:
         throw new LoupeError('VALIDATION', `Unknown command "${command}". Run loupe --help.`);
     }
@@ -164,6 +294,24 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     await core.shutdown();
   }
+}
+
+function splitOptions(options: Options) {
+  const parts = (options.ratios ?? '80,10,10').split(',').map((p) => Number(p.trim()));
+  if (parts.length !== 3 || parts.some((p) => !Number.isFinite(p))) {
+    throw new LoupeError('VALIDATION', '--ratios needs three numbers: train,valid,test (for example 80,10,10)');
+  }
+  const locked = (options.lock ?? []).flatMap((l) => l.split(','));
+  for (const split of locked) {
+    if (!(splitNames as readonly string[]).includes(split)) {
+      throw new LoupeError('VALIDATION', `--lock takes train, valid or test, not "${split}"`);
+    }
+  }
+  return {
+    ratios: { train: parts[0]!, valid: parts[1]!, test: parts[2]! },
+    locked: locked as SplitName[],
+    seed: options.seed === undefined ? 1 : Number(options.seed),
+  };
 }
 
 function requireProjectPath(options: Options): string {

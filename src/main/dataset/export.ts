@@ -55,6 +55,7 @@ export async function exportDataset(
       lines.push([rel, isRegression ? String(row.value ?? '') : (row.label ?? ''), row.split ?? ''].map(csvField).join(','));
     }
     await fs.writeFile(path.join(out, 'labels.csv'), lines.join('\n') + '\n');
+    await writeManifest(out, options, version, rows);
     return { out, files: 1, version };
   }
   let files = 0;
@@ -73,7 +74,28 @@ export async function exportDataset(
     else await fs.copyFile(absolute, target, fs.constants.COPYFILE_EXCL);
     files++;
   }
+  await writeManifest(out, options, version, rows);
   return { out, files, version };
+}
+
+/** manifest.json: which dataset version was exported, how, and the class x split counts. */
+async function writeManifest(out: string, options: ExportOptions, version: number, rows: Row[]): Promise<void> {
+  const classes: Record<string, Record<string, number>> = {};
+  for (const row of rows) {
+    const name = row.label ?? '(unlabeled)';
+    const counts = (classes[name] ??= { train: 0, valid: 0, test: 0, unsplit: 0 });
+    counts[row.split ?? 'unsplit'] = (counts[row.split ?? 'unsplit'] ?? 0) + 1;
+  }
+  const manifest = {
+    generator: 'loupe',
+    datasetVersion: version,
+    exportedAt: new Date().toISOString(),
+    format: options.format,
+    link: options.format === 'folders' ? (options.link ?? 'copy') : null,
+    images: rows.length,
+    classes,
+  };
+  await fs.writeFile(path.join(out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
 }
 
 function csvField(value: string): string {

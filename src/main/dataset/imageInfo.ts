@@ -19,7 +19,8 @@ sharp.concurrency(1);
 /** What import records of a readable image. */
 export interface ImageFacts {
   contentHash: string;
-  perceptualHash: string;
+  /** null for a flat image (its dHash would be noise, making unrelated flat images look alike). */
+  perceptualHash: string | null;
   width: number;
   height: number;
   channels: number;
@@ -50,6 +51,7 @@ export async function readImageFacts(file: string, pixelLimit = defaultPixelLimi
     const raw = { raw: { width: info.width, height: info.height, channels: info.channels } };
     const webp = await sharp(data, raw).webp({ quality: 75, effort: 2 }).toBuffer();
     const perceptual = differenceHash(data, info.width, info.height, info.channels);
+
     return {
       contentHash: hash,
       perceptualHash: perceptual,
@@ -65,12 +67,15 @@ export async function readImageFacts(file: string, pixelLimit = defaultPixelLimi
   }
 }
 
+/** Luma range (0-255) of the 9x8 grid under which an image counts as flat. */
+const flatRange = 8;
+
 /**
  * dHash from the decoded thumbnail pixels: box-average to 9x8 luma, then one bit per horizontal
  * neighbour pair, as 16 hex digits. Done in JS on the small buffer already in hand, which is
  * cheaper than another trip through libvips.
  */
-export function differenceHash(data: Buffer, width: number, height: number, channels: number): string {
+export function differenceHash(data: Buffer, width: number, height: number, channels: number): string | null {
   // Each of the 9x8 cells averages a non-empty block of pixels, even for images under 9 px wide.
   const edges = (cells: number, size: number) =>
     Array.from({ length: cells }, (_, c) => {
@@ -91,6 +96,8 @@ export function differenceHash(data: Buffer, width: number, height: number, chan
       cell[cy * 9 + cx] = sum / ((y1 - y0) * (x1 - x0));
     });
   });
+  // Cells within a few grey levels of each other: the bits would only record compression noise.
+  if (Math.max(...cell) - Math.min(...cell) < flatRange) return null;
   let hex = '';
   for (let y = 0; y < 8; y++) {
     let nibble = 0;

@@ -230,7 +230,10 @@ function writeChunk(project: Project, source: string, chunk: Outcome[], summary:
       ) as ImageId;
       summary.added++;
       changes.push({ imageId: id, field: 'status', value: status });
-      if (scanned.label !== null) changes.push({ imageId: id, field: 'class', value: String(ensureClass(db, scanned.label).id) });
+      if (scanned.label !== null) {
+        const cls = ensureClass(db, scanned.label);
+        changes.push(...cls.revive, { imageId: id, field: 'class', value: String(cls.id) });
+      }
       if (scanned.value !== null) changes.push({ imageId: id, field: 'value', value: String(scanned.value) });
       if (scanned.split !== null && status === 'active') changes.push({ imageId: id, field: 'split', value: scanned.split });
     }

@@ -56,6 +56,12 @@ function registerImageProtocol(): void {
         return new Response(new Uint8Array(core.thumbnail(id)), { headers: { 'content-type': 'image/webp' } });
       }
       if (url.host === 'image') return net.fetch(pathToFileURL(core.imageFile(id)).href);
+      const preview = /^\/([\w-]+)\/(\d+)$/.exec(url.pathname);
+      if (url.host === 'preview' && preview) {
+        return new Response(new Uint8Array(core.previewImage(preview[1]!, Number(preview[2]))), {
+          headers: { 'content-type': 'image/png' },
+        });
+      }
       return new Response('unknown image route', { status: 404 });
     } catch (error) {
       return new Response(toErrorInfo(error).message, { status: 404 });

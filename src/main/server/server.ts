@@ -101,6 +101,13 @@ export async function startServer(options: ServeOptions): Promise<LoupeServer> {
       sendFile(res, file, imageTypes[path.extname(file).toLowerCase()] ?? 'application/octet-stream');
       return;
     }
+    const preview = /^\/preview\/([\w-]+)\/(\d+)$/.exec(url.pathname);
+    if (preview) {
+      const body = core.previewImage(preview[1]!, Number(preview[2]));
+      res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'private, max-age=600' });
+      res.end(body);
+      return;
+    }
     // The UI: a known asset, or index.html for anything else (the app routes in the page).
     const requested = path.resolve(uiDir, '.' + decodeURIComponent(url.pathname));
     const inside = requested.startsWith(path.resolve(uiDir) + path.sep);

@@ -6,6 +6,7 @@ import type {
   ImageFilter,
   ImageId,
   ImagePage,
+  ImageSort,
   ImageStatus,
   ImageSummary,
   SplitName,
@@ -15,7 +16,7 @@ import type { Db } from './db';
 import { sql } from './statements';
 
 const summaryColumns = `
-  i.id, i.path, i.status, i.width, i.height, i.error,
+  i.id, i.path, i.status, i.width, i.height, i.error, i.reviewed,
   c.name AS label, l.value AS value, s.split AS split`;
 const joins = `
   FROM images i
@@ -30,6 +31,7 @@ interface SummaryRow {
   width: number | null;
   height: number | null;
   error: string | null;
+  reviewed: number;
   label: string | null;
   value: number | null;
   split: SplitName | null;
@@ -46,10 +48,21 @@ function toSummary(row: SummaryRow): ImageSummary {
     width: row.width,
     height: row.height,
     error: row.error,
+    reviewed: row.reviewed === 1,
   };
 }
 
-function whereClause(filter: ImageFilter): { where: string; params: unknown[] } {
+/** Short sides under this many pixels are "tiny"; aspect ratios over `oddAspect` are "odd". */
+export const tinySide = 32;
+export const oddAspect = 2.5;
+
+function whereClause(filter: ImageFilter): { where: string; params: unknown[]; joins: string } {
+  // Only the joins the filter needs: counting and sorting 100,000 ids stays cheap without them.
+  const needed: string[] = [];
+  if (filter.className !== undefined) {
+    needed.push('LEFT JOIN labels l ON l.image_id = i.id LEFT JOIN classes c ON c.id = l.class_id');
+  }
+  if (filter.split) needed.push('LEFT JOIN splits s ON s.image_id = i.id');
   const parts = ['i.status = ?'];
   const params: unknown[] = [filter.status ?? 'active'];
   if (filter.split) {
@@ -61,22 +74,75 @@ function whereClause(filter: ImageFilter): { where: string; params: unknown[] } 
     parts.push('c.name = ?');
     params.push(filter.className);
   }
-  return { where: `WHERE ${parts.join(' AND ')}`, params };
+  if (filter.reviewed !== undefined) {
+    parts.push('i.reviewed = ?');
+    params.push(filter.reviewed ? 1 : 0);
+  }
+  if (filter.issue === 'tiny') parts.push(`min(i.width, i.height) < ${tinySide}`);
+  if (filter.issue === 'odd-aspect') {
+    parts.push(`max(i.width, i.height) > ${oddAspect} * min(i.width, i.height)`);
+  }
+  if (filter.search) {
+    parts.push("i.path LIKE ? ESCAPE '\\'");
+    params.push(`%${filter.search.replace(/[\\%_]/g, (m) => `\\${m}`)}%`);
+  }
+  return { where: `WHERE ${parts.join(' AND ')}`, params, joins: `FROM images i ${needed.join(' ')}` };
+}
+
+/** The sort key expression; 'random' takes the seed as a parameter. */
+function sortKey(sort: ImageSort): string {
+  switch (sort) {
+    case 'id':
+      return 'i.id';
+    case 'name':
+      return 'i.path';
+    case 'size':
+      return 'coalesce(i.width * i.height, 0)';
+    case 'random':
+      // A seeded permutation of ids: multiply by a large odd constant modulo 2^32.
+      return '((i.id + ?) * 2654435761) % 4294967296';
+    default:
+      return assertNever(sort);
+  }
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unexpected sort ${String(value)}`);
 }
 
 /**
- * One page of images in id order. Offset paging on purpose: the virtual grid jumps to any row when
- * the scrollbar is dragged; the (status, id) index keeps deep offsets to a few milliseconds.
+ * One page of images. Offset paging on purpose: the virtual grid jumps to any row when the
+ * scrollbar is dragged; the (status, id) and (status, path) indexes keep deep offsets cheap.
  */
-export function imagePage(db: Db, filter: ImageFilter, offset: number, limit: number): ImagePage {
-  const { where, params } = whereClause(filter);
-  const total = (sql(db, `SELECT count(*) AS n ${joins} ${where}`).get(...params) as { n: number }).n;
-  const rows = sql(db, `SELECT ${summaryColumns} ${joins} ${where} ORDER BY i.id LIMIT ? OFFSET ?`).all(
-    ...params,
-    limit,
-    offset,
-  ) as SummaryRow[];
+export function imagePage(
+  db: Db,
+  filter: ImageFilter,
+  offset: number,
+  limit: number,
+  sort: ImageSort = 'id',
+  seed = 0,
+): ImagePage {
+  const { where, params, joins: filterJoins } = whereClause(filter);
+  const total = (sql(db, `SELECT count(*) AS n ${filterJoins} ${where}`).get(...params) as { n: number }).n;
+  // Sort and cut the page on ids alone, then fetch the page's rows with every join.
+  const key = sortKey(sort);
+  const keyParams = sort === 'random' ? [Math.abs(seed) % 1_000_003] : [];
+  const rows = sql(
+    db,
+    `SELECT ${summaryColumns}, page.k FROM (
+       SELECT i.id, ${key} AS k ${filterJoins} ${where} ORDER BY k, i.id LIMIT ? OFFSET ?
+     ) page JOIN images i ON i.id = page.id
+     LEFT JOIN labels l ON l.image_id = i.id LEFT JOIN classes c ON c.id = l.class_id
+     LEFT JOIN splits s ON s.image_id = i.id
+     ORDER BY page.k, i.id`,
+  ).all(...keyParams, ...params, limit, offset) as SummaryRow[];
   return { total, offset, rows: rows.map(toSummary) };
+}
+
+/** Every id matching a filter, in id order ("select all"). */
+export function imageIds(db: Db, filter: ImageFilter): ImageId[] {
+  const { where, params, joins: filterJoins } = whereClause(filter);
+  return (sql(db, `SELECT i.id ${filterJoins} ${where} ORDER BY i.id`).all(...params) as { id: ImageId }[]).map((r) => r.id);
 }
 
 /** One image with everything known about it. */
@@ -130,7 +196,7 @@ export function datasetStats(db: Db): DatasetStats {
       WHERE i.status = 'active' GROUP BY c.name, s.split`,
   ).all() as { name: string; split: SplitName | null; n: number }[];
   const byClass = new Map<string, DatasetStats['classes'][number]>();
-  for (const name of (sql(db, 'SELECT name FROM classes WHERE merged_into IS NULL ORDER BY name').all() as {
+  for (const name of (sql(db, 'SELECT name FROM classes WHERE merged_into IS NULL AND deleted = 0 ORDER BY name').all() as {
     name: string;
   }[]).map((r) => r.name)) {
     byClass.set(name, { name, train: 0, valid: 0, test: 0, total: 0 });

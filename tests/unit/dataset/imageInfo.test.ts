@@ -16,16 +16,22 @@ function pixels(width: number, height: number, f: (x: number, y: number) => numb
 }
 
 describe('differenceHash', () => {
-  it('is 16 hex digits: all zeros for a flat picture, all ones for a left-to-right fall', () => {
-    expect(differenceHash(pixels(90, 80, () => 120), 90, 80, 3)).toBe('0000000000000000');
+  it('is 16 hex digits: all ones for a left-to-right fall, all zeros for a rise', () => {
     expect(differenceHash(pixels(90, 80, (x) => 255 - x * 2), 90, 80, 3)).toBe('ffffffffffffffff');
     expect(differenceHash(pixels(90, 80, (x) => x * 2), 90, 80, 3)).toBe('0000000000000000');
   });
 
+  it('is null for a flat picture, whose bits would only be compression noise', () => {
+    expect(differenceHash(pixels(90, 80, () => 120), 90, 80, 3)).toBeNull();
+    // Within a few grey levels: JPEG noise on a flat colour must not make unrelated images "duplicates".
+    expect(differenceHash(pixels(90, 80, (x, y) => 120 + ((x + y) % 3)), 90, 80, 3)).toBeNull();
+  });
+
   it('does not invent structure in pictures smaller than its 9x8 grid', () => {
-    // A flat 4x4 thumbnail (a 4x4 icon is never enlarged) has no neighbour differences at all.
-    expect(differenceHash(pixels(4, 4, () => 120), 4, 4, 3)).toBe('0000000000000000');
-    expect(differenceHash(pixels(3, 40, () => 200), 3, 40, 3)).toBe('0000000000000000');
+    // Tiny thumbnails (a 4x4 icon is never enlarged): every cell averages real pixels.
+    expect(differenceHash(pixels(4, 4, () => 120), 4, 4, 3)).toBeNull();
+    expect(differenceHash(pixels(3, 40, (_x, y) => y * 6), 3, 40, 3)).toBe('0000000000000000');
+    expect(differenceHash(pixels(4, 4, (x) => 255 - x * 60), 4, 4, 3)).toMatch(/^[0-9a-f]{16}$/);
   });
 });
 

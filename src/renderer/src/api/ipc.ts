@@ -22,5 +22,6 @@ export function createIpcApi(bridge: ElectronBridge): LoupeApi {
     on: (event, listener) => hub.on(event, listener),
     thumbUrl: (id) => `${imageScheme}://thumb/${id}`,
     imageUrl: (id) => `${imageScheme}://image/${id}`,
+    previewUrl: (previewId, index) => `${imageScheme}://preview/${encodeURIComponent(previewId)}/${index}`,
   };
 }

@@ -130,5 +130,6 @@ export function createWsApi(): LoupeApi {
     on: (event, listener) => hub.on(event, listener),
     thumbUrl: (id) => withToken(serveRoutes.thumb(id)),
     imageUrl: (id) => withToken(serveRoutes.image(id)),
+    previewUrl: (previewId, index) => withToken(serveRoutes.preview(previewId, index)),
   };
 }

@@ -5,7 +5,8 @@
  */
 import { SvelteMap, SvelteSet } from 'svelte/reactivity';
 import type { LoupeApi } from '../../../shared/contract';
-import type { ImageFilter, ImageStatus, ImageSummary, SplitName } from '../../../shared/types';
+import type { ImageFilter, ImageIssue, ImageSort, ImageStatus, ImageSummary, SplitName } from '../../../shared/types';
+import { imageIssues, imageSorts, imageStatuses, splitNames } from '../../../shared/types';
 
 /** Images per `images:page` request. */
 export const pageSize = 200;
@@ -15,11 +16,53 @@ export interface GalleryFilter {
   className: string;
   split: SplitName | '';
   status: ImageStatus;
+  reviewed: '' | 'yes' | 'no';
+  issue: ImageIssue | '';
+  search: string;
+  sort: ImageSort;
+  seed: number;
+}
+
+/** The filter a fresh gallery shows. */
+export function defaultFilter(): GalleryFilter {
+  return { className: '', split: '', status: 'active', reviewed: '', issue: '', search: '', sort: 'id', seed: 1 };
+}
+
+const oneOf = <T extends string>(list: readonly T[], value: string | null): T | undefined =>
+  (list as readonly string[]).includes(value ?? '') ? (value as T) : undefined;
+
+/** The filter from URL parameters (`class`, `split`, `status`, `reviewed`, `issue`, `q`, `sort`, `seed`). */
+export function filterFromParams(params: URLSearchParams): GalleryFilter {
+  const filter = defaultFilter();
+  filter.className = params.get('class') ?? '';
+  filter.split = oneOf(splitNames, params.get('split')) ?? '';
+  filter.status = oneOf(imageStatuses, params.get('status')) ?? 'active';
+  filter.reviewed = oneOf(['yes', 'no'] as const, params.get('reviewed')) ?? '';
+  filter.issue = oneOf(imageIssues, params.get('issue')) ?? '';
+  filter.search = params.get('q') ?? '';
+  filter.sort = oneOf(imageSorts, params.get('sort')) ?? 'id';
+  const seed = Number(params.get('seed'));
+  filter.seed = Number.isInteger(seed) && params.has('seed') ? seed : 1;
+  return filter;
+}
+
+/** The filter as URL parameters, leaving defaults out. */
+export function filterToParams(filter: GalleryFilter): URLSearchParams {
+  const params = new URLSearchParams();
+  if (filter.className) params.set('class', filter.className);
+  if (filter.split) params.set('split', filter.split);
+  if (filter.status !== 'active') params.set('status', filter.status);
+  if (filter.reviewed) params.set('reviewed', filter.reviewed);
+  if (filter.issue) params.set('issue', filter.issue);
+  if (filter.search.trim()) params.set('q', filter.search.trim());
+  if (filter.sort !== 'id') params.set('sort', filter.sort);
+  if (filter.sort === 'random') params.set('seed', String(filter.seed));
+  return params;
 }
 
 /** Lazily paged, cached access to the images a filter matches. */
 export class GalleryState {
-  filter = $state<GalleryFilter>({ className: '', split: '', status: 'active' });
+  filter = $state<GalleryFilter>(defaultFilter());
   /** Images the filter matches; null until the first page answers. */
   total = $state<number | null>(null);
 
@@ -36,9 +79,10 @@ export class GalleryState {
   private version = -1;
   private filterKey = '';
 
-  constructor(api: LoupeApi, onError: (error: unknown) => void) {
+  constructor(api: LoupeApi, onError: (error: unknown) => void, initial?: GalleryFilter) {
     this.api = api;
     this.onError = onError;
+    if (initial) this.filter = initial;
   }
 
   /** The filter in the contract's shape. */
@@ -46,7 +90,23 @@ export class GalleryState {
     const filter: ImageFilter = { status: this.filter.status };
     if (this.filter.className) filter.className = this.filter.className;
     if (this.filter.split) filter.split = this.filter.split;
+    if (this.filter.reviewed) filter.reviewed = this.filter.reviewed === 'yes';
+    if (this.filter.issue) filter.issue = this.filter.issue;
+    const search = this.filter.search.trim();
+    if (search) filter.search = search;
     return filter;
+  }
+
+  /** Filter plus order: what decides which image sits at which position. */
+  get requestKey(): string {
+    const { sort, seed } = this.filter;
+    return JSON.stringify({ filter: this.requestFilter, sort, seed: sort === 'random' ? seed : 0 });
+  }
+
+  /** Every id the filter matches, for "select all". */
+  async allIds(): Promise<ImageSummary['id'][]> {
+    const { ids } = await this.api.call('images:ids', { filter: this.requestFilter });
+    return ids;
   }
 
   /** True while any page is being fetched. */
@@ -59,7 +119,7 @@ export class GalleryState {
    * both; returns true when the filter changed (the grid should scroll to the top).
    */
   sync(version: number): boolean {
-    const key = JSON.stringify(this.requestFilter);
+    const key = this.requestKey;
     const isNewFilter = key !== this.filterKey;
     if (!isNewFilter && version === this.version) return false;
     this.filterKey = key;
@@ -102,11 +162,28 @@ export class GalleryState {
     return this.get(index);
   }
 
+  /** The ids at positions first..last (inclusive), loading the pages they sit on (a shift-click range). */
+  async idsBetween(first: number, last: number): Promise<ImageSummary['id'][]> {
+    const start = Math.floor(first / pageSize) * pageSize;
+    const waits: Promise<void>[] = [];
+    for (let offset = start; offset <= last; offset += pageSize) {
+      if (!this.pages.has(offset)) waits.push(this.fetchPage(offset));
+    }
+    await Promise.all(waits);
+    const ids: ImageSummary['id'][] = [];
+    for (let i = first; i <= last; i++) {
+      const image = this.get(i);
+      if (image) ids.push(image.id);
+    }
+    return ids;
+  }
+
   private async fetchPage(offset: number): Promise<void> {
     const generation = this.generation;
     this.inFlight.add(offset);
     try {
-      const page = await this.api.call('images:page', { filter: this.requestFilter, offset, limit: pageSize });
+      const { sort, seed } = this.filter;
+      const page = await this.api.call('images:page', { filter: this.requestFilter, sort, seed, offset, limit: pageSize });
       if (generation !== this.generation) return;
       this.pages.set(offset, page.rows);
       this.stale.delete(offset);

@@ -1,0 +1,202 @@
+/**
+ * Review queues from a run's out-of-sample predictions: worst losses, likely label errors
+ * (confident learning), a most-confused pair, one confusion cell. Queues reflect the dataset now:
+ * images removed, reviewed or already relabelled since the run leave them at once.
+ */
+import { LoupeError } from '../../shared/errors';
+import type { ConfusedPair, IssueKind, IssuePage, IssueRow, RunComparison, RunSummary } from '../../shared/train';
+import type { ImageId, SplitName } from '../../shared/types';
+import type { Db } from '../store/db';
+import { sql } from '../store/statements';
+import { getRun, latestDoneRun } from '../train/runs';
+import { findLabelIssues, type ConfidentLearningResult } from './confident';
+
+interface PredictionRow {
+  imageId: ImageId;
+  split: SplitName | null;
+  fold: number;
+  given: number | null;
+  predicted: number;
+  probability: number;
+  givenProb: number | null;
+  loss: number | null;
+  probabilities: Buffer;
+}
+
+interface Analysed {
+  run: RunSummary;
+  rows: PredictionRow[];
+  probabilities: Float32Array[];
+  confident: ConfidentLearningResult;
+  /** Row index → its label issue (suggested class, score). */
+  labelIssues: Map<number, { suggested: number; score: number; rank: number }>;
+}
+
+// Predictions never change once a run is done, so the analysis is computed once per run.
+const analysed = new WeakMap<Db, Map<number, Analysed>>();
+
+function analyse(db: Db, runId: number | undefined): Analysed | null {
+  const run = runId === undefined ? latestDoneRun(db) : getRun(db, runId);
+  if (!run) return null;
+  if (run.status !== 'done') throw new LoupeError('CONFLICT', `Run ${run.id} is ${run.status}; queues come from finished runs.`);
+  let cache = analysed.get(db);
+  if (!cache) analysed.set(db, (cache = new Map()));
+  const hit = cache.get(run.id);
+  if (hit) return hit;
+  const rows = sql(
+    db,
+    `SELECT image_id AS imageId, split, fold, given, predicted, probability, given_prob AS givenProb, loss, probabilities
+       FROM predictions WHERE run_id = ?`,
+  ).all(run.id) as PredictionRow[];
+  const probabilities = rows.map((r) => new Float32Array(r.probabilities.buffer.slice(r.probabilities.byteOffset, r.probabilities.byteOffset + r.probabilities.byteLength)));
+  const labelled = rows.map((r, i) => ({ r, i })).filter(({ r }) => r.given !== null);
+  const confident = findLabelIssues(
+    labelled.map(({ r }) => r.given!),
+    labelled.map(({ i }) => probabilities[i]!),
+    run.classes.length,
+  );
+  const labelIssues = new Map<number, { suggested: number; score: number; rank: number }>();
+  confident.issues.forEach((issue, rank) => labelIssues.set(labelled[issue.index]!.i, { suggested: issue.suggested, score: issue.score, rank }));
+  const result = { run, rows, probabilities, confident, labelIssues };
+  cache.set(run.id, result);
+  return result;
+}
+
+/** The current state of every image: to drop rows that were fixed, removed or reviewed since the run. */
+function currentState(db: Db): Map<number, { path: string; status: string; reviewed: number; label: string | null }> {
+  const rows = sql(
+    db,
+    `SELECT i.id, i.path, i.status, i.reviewed, c.name AS label FROM images i
+       LEFT JOIN labels l ON l.image_id = i.id LEFT JOIN classes c ON c.id = l.class_id`,
+  ).all() as Array<{ id: number; path: string; status: string; reviewed: number; label: string | null }>;
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+/** One page of a review queue. */
+export function issueQueue(
+  db: Db,
+  params: { runId?: number; kind: IssueKind; given?: string; predicted?: string; includeReviewed: boolean; offset: number; limit: number },
+): IssuePage {
+  const a = analyse(db, params.runId);
+  if (!a) return { runId: null, total: 0, rows: [] };
+  const { run, rows, probabilities } = a;
+  const classes = run.classes;
+  const indexOf = (name: string | undefined, what: string) => {
+    const i = name === undefined ? -1 : classes.indexOf(name);
+    if (i < 0) throw new LoupeError('VALIDATION', `${what} must be one of the run's classes: ${classes.join(', ')}.`);
+    return i;
+  };
+  const state = currentState(db);
+  const isLive = (r: PredictionRow) => {
+    const s = state.get(r.imageId);
+    return (
+      s !== undefined &&
+      s.status === 'active' &&
+      (params.includeReviewed || s.reviewed === 0) &&
+      r.given !== null &&
+      s.label === classes[r.given]
+    );
+  };
+  let picked: Array<{ i: number; predicted: number; reason: string }>;
+  switch (params.kind) {
+    case 'loss':
+      picked = rows
+        .map((r, i) => ({ r, i }))
+        .filter(({ r }) => r.loss !== null)
+        .sort((x, y) => y.r.loss! - x.r.loss!)
+        .map(({ r, i }) => ({ i, predicted: r.predicted, reason: `Loss ${r.loss!.toFixed(2)}: p(${classes[r.given!]}) = ${r.givenProb!.toFixed(2)}` }));
+      break;
+    case 'label':
+      picked = [...a.labelIssues.entries()]
+        .sort((x, y) => x[1].rank - y[1].rank)
+        .map(([i, issue]) => {
+          const p = probabilities[i]!;
+          const given = rows[i]!.given!;
+          return {
+            i,
+            predicted: issue.suggested,
+            reason: `Likely mislabelled: p(${classes[issue.suggested]}) = ${p[issue.suggested]!.toFixed(2)} ≥ its threshold ${a.confident.thresholds[issue.suggested]!.toFixed(2)}, p(${classes[given]}) = ${p[given]!.toFixed(2)}`,
+          };
+        });
+      break;
+    case 'confused':
+    case 'cell': {
+      const g = indexOf(params.given, 'given');
+      const p = indexOf(params.predicted, 'predicted');
+      const both = params.kind === 'confused';
+      picked = rows
+        .map((r, i) => ({ r, i }))
+        .filter(({ r }) => (r.given === g && r.predicted === p) || (both && r.given === p && r.predicted === g))
+        .sort((x, y) => (y.r.loss ?? 0) - (x.r.loss ?? 0))
+        .map(({ r, i }) => ({ i, predicted: r.predicted, reason: `Given ${classes[r.given!]}, predicted ${classes[r.predicted]}` }));
+      break;
+    }
+    default:
+      return assertNever(params.kind);
+  }
+  const live = picked.filter(({ i }) => isLive(rows[i]!));
+  const page = live.slice(params.offset, params.offset + params.limit).map(({ i, predicted, reason }): IssueRow => {
+    const r = rows[i]!;
+    const p = probabilities[i]!;
+    return {
+      imageId: r.imageId,
+      path: state.get(r.imageId)!.path,
+      split: r.split,
+      given: classes[r.given!]!,
+      predicted: classes[predicted]!,
+      probability: p[predicted]!,
+      givenProbability: r.givenProb ?? 0,
+      loss: r.loss ?? 0,
+      fold: r.fold,
+      reason,
+    };
+  });
+  return { runId: run.id, total: live.length, rows: page };
+}
+
+/** The most-confused class pairs of a run, counted both ways (labelled images, out-of-sample). */
+export function confusedPairs(db: Db, params: { runId?: number; limit: number }): ConfusedPair[] {
+  const a = analyse(db, params.runId);
+  if (!a) return [];
+  const k = a.run.classes.length;
+  const counts = Array.from({ length: k }, () => new Array<number>(k).fill(0));
+  for (const r of a.rows) if (r.given !== null && r.given !== r.predicted) counts[r.given]![r.predicted]!++;
+  const pairs: ConfusedPair[] = [];
+  for (let i = 0; i < k; i++) {
+    for (let j = i + 1; j < k; j++) {
+      const total = counts[i]![j]! + counts[j]![i]!;
+      if (total > 0) pairs.push({ a: a.run.classes[i]!, b: a.run.classes[j]!, aAsB: counts[i]![j]!, bAsA: counts[j]![i]!, total });
+    }
+  }
+  return pairs.sort((x, y) => y.total - x.total).slice(0, params.limit);
+}
+
+/** Metric deltas of two runs (b - a) and the images whose prediction changed. */
+export function compareRuns(db: Db, params: { a: number; b: number; limit: number }): RunComparison {
+  const a = getRun(db, params.a);
+  const b = getRun(db, params.b);
+  const deltas: RunComparison['deltas'] = [];
+  for (const split of ['train', 'valid', 'test'] as const) {
+    for (const metric of ['accuracy', 'macroF1', 'logLoss'] as const) {
+      const va = a.metrics?.[split]?.[metric];
+      const vb = b.metrics?.[split]?.[metric];
+      if (va !== undefined && vb !== undefined) deltas.push({ split, metric, a: va, b: vb, delta: vb - va });
+    }
+  }
+  const rows = sql(
+    db,
+    `SELECT pa.image_id AS imageId, i.path, pa.predicted AS pa, pb.predicted AS pb, c.name AS given
+       FROM predictions pa JOIN predictions pb ON pb.image_id = pa.image_id AND pb.run_id = ?
+       JOIN images i ON i.id = pa.image_id
+       LEFT JOIN labels l ON l.image_id = i.id LEFT JOIN classes c ON c.id = l.class_id
+      WHERE pa.run_id = ? ORDER BY pa.image_id`,
+  ).all(b.id, a.id) as Array<{ imageId: ImageId; path: string; pa: number; pb: number; given: string | null }>;
+  const changed = rows
+    .map((r) => ({ imageId: r.imageId, path: r.path, given: r.given, a: a.classes[r.pa]!, b: b.classes[r.pb]! }))
+    .filter((r) => r.a !== r.b);
+  return { a, b, deltas, changed: changed.slice(0, params.limit), changedTotal: changed.length };
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unexpected queue ${String(value)}`);
+}

@@ -1,0 +1,185 @@
+/**
+ * The quick model's head: softmax regression (or a one-hidden-layer MLP) on standardised
+ * embeddings, trained with Adam, L2 weight decay and early stopping on a held-out set, in a loop
+ * that reports each batch's loss and each epoch's held-out loss and checks for cancel between batches.
+ */
+import type * as Tf from '@tensorflow/tfjs';
+import { seededRandom, shuffle } from '../train/folds';
+
+/** A matrix of n rows of `dim` floats, row-major. */
+export interface Matrix {
+  data: Float32Array;
+  rows: number;
+  dim: number;
+}
+
+/** How to train one head. */
+export interface HeadOptions {
+  classes: number;
+  kind: 'softmax' | 'mlp';
+  hidden: number;
+  learningRate: number;
+  weightDecay: number;
+  epochs: number;
+  batchSize: number;
+  patience: number;
+  seed: number;
+}
+
+/** Callbacks of one training: they observe; none reaches into another. */
+export interface HeadCallbacks {
+  onBatch?(step: number, loss: number): void;
+  onEpoch?(epoch: number, loss: number, valLoss: number | null, valAccuracy: number | null): void;
+  /** Checked between batches; returning true stops with CANCELLED. */
+  isCancelled?(): boolean;
+}
+
+/** A trained head. */
+export interface TrainedHead {
+  /** Probabilities, one row of `classes` per input row. */
+  predict(x: Matrix): Float32Array;
+  epochs: number;
+  bestValLoss: number | null;
+  dispose(): void;
+}
+
+/** Thrown when the callbacks ask to stop. */
+export class HeadCancelled extends Error {
+  constructor() {
+    super('training was cancelled');
+  }
+}
+
+/** Rows of a matrix, copied. */
+export function takeRows(x: Matrix, rows: readonly number[]): Matrix {
+  const data = new Float32Array(rows.length * x.dim);
+  rows.forEach((r, i) => data.set(x.data.subarray(r * x.dim, (r + 1) * x.dim), i * x.dim));
+  return { data, rows: rows.length, dim: x.dim };
+}
+
+/** Trains a head on (x, y), early-stopping on (valX, valY) when given. */
+export async function trainHead(
+  tf: typeof Tf,
+  x: Matrix,
+  y: readonly number[],
+  val: { x: Matrix; y: readonly number[] } | null,
+  options: HeadOptions,
+  callbacks: HeadCallbacks = {},
+): Promise<TrainedHead> {
+  const random = seededRandom(options.seed);
+  const { mean, std } = standardiser(x);
+  const k = options.classes;
+  const init = (rows: number, cols: number) => {
+    // Glorot uniform from the seeded generator, so a run's seed fixes its weights.
+    const limit = Math.sqrt(6 / (rows + cols));
+    const values = new Float32Array(rows * cols);
+    for (let i = 0; i < values.length; i++) values[i] = (random() * 2 - 1) * limit;
+    return tf.variable(tf.tensor2d(values, [rows, cols]));
+  };
+  const weights: Tf.Variable[] =
+    options.kind === 'mlp'
+      ? [init(x.dim, options.hidden), tf.variable(tf.zeros([options.hidden])), init(options.hidden, k), tf.variable(tf.zeros([k]))]
+      : [init(x.dim, k), tf.variable(tf.zeros([k]))];
+  const forward = (input: Tf.Tensor2D): Tf.Tensor2D =>
+    options.kind === 'mlp'
+      ? tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(input, weights[0] as Tf.Tensor2D), weights[1]!)), weights[2] as Tf.Tensor2D), weights[3]!)
+      : tf.add(tf.matMul(input, weights[0] as Tf.Tensor2D), weights[1]!);
+  const xs = tf.tensor2d(standardise(x, mean, std), [x.rows, x.dim]);
+  const ys = tf.oneHot(tf.tensor1d(Int32Array.from(y), 'int32'), k).toFloat();
+  const valTensors = val && val.x.rows > 0 ? { x: tf.tensor2d(standardise(val.x, mean, std), [val.x.rows, val.x.dim]), y: val.y } : null;
+  const optimizer = tf.train.adam(options.learningRate);
+  const decayed = weights.filter((_, i) => i % 2 === 0);
+  let best: { loss: number; values: Tf.Tensor[] } | null = null;
+  let sinceBest = 0;
+  let step = 0;
+  let epochsRun = 0;
+  const order = Array.from({ length: x.rows }, (_, i) => i);
+  try {
+    for (let epoch = 1; epoch <= options.epochs; epoch++) {
+      epochsRun = epoch;
+      shuffle(order, random);
+      let epochLoss = 0;
+      let batches = 0;
+      for (let start = 0; start < order.length; start += options.batchSize) {
+        if (callbacks.isCancelled?.()) throw new HeadCancelled();
+        const index = tf.tensor1d(Int32Array.from(order.slice(start, start + options.batchSize)), 'int32');
+        const lossTensor = optimizer.minimize(() => {
+          const bx = tf.gather(xs, index) as Tf.Tensor2D;
+          const by = tf.gather(ys, index);
+          const data = tf.losses.softmaxCrossEntropy(by, forward(bx));
+          const l2 = decayed.reduce<Tf.Scalar>((sum, w) => tf.add(sum, tf.sum(tf.square(w))), tf.scalar(0));
+          return tf.add(data, tf.mul(l2, options.weightDecay / 2)) as Tf.Scalar;
+        }, true)!;
+        const loss = (await lossTensor.data())[0]!;
+        tf.dispose([lossTensor, index]);
+        epochLoss += loss;
+        batches++;
+        callbacks.onBatch?.(++step, loss);
+        // Let the process hear a cancel message between batches.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      let valLoss: number | null = null;
+      let valAccuracy: number | null = null;
+      if (valTensors) {
+        [valLoss, valAccuracy] = evaluate(tf, forward(valTensors.x), valTensors.y);
+        if (best === null || valLoss < best.loss - 1e-5) {
+          if (best) tf.dispose(best.values);
+          best = { loss: valLoss, values: weights.map((w) => w.clone()) };
+          sinceBest = 0;
+        } else if (++sinceBest >= options.patience) {
+          callbacks.onEpoch?.(epoch, epochLoss / Math.max(1, batches), valLoss, valAccuracy);
+          break;
+        }
+      }
+      callbacks.onEpoch?.(epoch, epochLoss / Math.max(1, batches), valLoss, valAccuracy);
+    }
+    if (best) weights.forEach((w, i) => w.assign(best!.values[i]!));
+  } catch (error) {
+    tf.dispose([...weights, xs, ys, ...(valTensors ? [valTensors.x] : []), ...(best?.values ?? [])]);
+    optimizer.dispose();
+    throw error;
+  }
+  tf.dispose([xs, ys, ...(valTensors ? [valTensors.x] : []), ...(best?.values ?? [])]);
+  optimizer.dispose();
+  return {
+    predict(input: Matrix): Float32Array {
+      if (input.rows === 0) return new Float32Array(0);
+      return tf.tidy(() => tf.softmax(forward(tf.tensor2d(standardise(input, mean, std), [input.rows, input.dim]))).dataSync() as Float32Array);
+    },
+    epochs: epochsRun,
+    bestValLoss: best?.loss ?? null,
+    dispose: () => tf.dispose(weights),
+  };
+}
+
+function evaluate(tf: typeof Tf, logits: Tf.Tensor2D, y: readonly number[]): [number, number] {
+  const probabilities = tf.tidy(() => tf.softmax(logits).dataSync() as Float32Array);
+  logits.dispose();
+  const k = probabilities.length / y.length;
+  let loss = 0;
+  let correct = 0;
+  for (let i = 0; i < y.length; i++) {
+    const row = probabilities.subarray(i * k, (i + 1) * k);
+    loss -= Math.log(Math.max(1e-7, row[y[i]!]!));
+    let best = 0;
+    for (let j = 1; j < k; j++) if (row[j]! > row[best]!) best = j;
+    if (best === y[i]) correct++;
+  }
+  return [loss / y.length, correct / y.length];
+}
+
+function standardiser(x: Matrix): { mean: Float32Array; std: Float32Array } {
+  const mean = new Float32Array(x.dim);
+  const std = new Float32Array(x.dim);
+  for (let r = 0; r < x.rows; r++) for (let c = 0; c < x.dim; c++) mean[c]! += x.data[r * x.dim + c]!;
+  for (let c = 0; c < x.dim; c++) mean[c]! /= Math.max(1, x.rows);
+  for (let r = 0; r < x.rows; r++) for (let c = 0; c < x.dim; c++) std[c]! += (x.data[r * x.dim + c]! - mean[c]!) ** 2;
+  for (let c = 0; c < x.dim; c++) std[c] = Math.sqrt(std[c]! / Math.max(1, x.rows)) || 1;
+  return { mean, std };
+}
+
+function standardise(x: Matrix, mean: Float32Array, std: Float32Array): Float32Array {
+  const out = new Float32Array(x.data.length);
+  for (let r = 0; r < x.rows; r++) for (let c = 0; c < x.dim; c++) out[r * x.dim + c] = (x.data[r * x.dim + c]! - mean[c]!) / std[c]!;
+  return out;
+}

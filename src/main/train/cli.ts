@@ -1,0 +1,103 @@
+/** `loupe train` and `loupe issues`: the CLI side of training and review, over the same core. */
+import { LoupeError } from '../../shared/errors';
+import { issueKinds, type IssueKind, type TrainConfigInput } from '../../shared/train';
+import type { JobInfo } from '../../shared/types';
+import type { Core } from '../core';
+
+/** Options the two commands read. */
+export interface TrainCliOptions {
+  project?: string;
+  json: boolean;
+  mode?: string;
+  backbone?: string;
+  folds?: string;
+  kind?: string;
+  limit?: string;
+}
+
+type Print = (json: unknown, text: string) => void;
+
+/** `loupe train --project P [--mode quick] [--backbone NAME|FILE] [--folds 5] --json`. */
+export async function trainCommand(core: Core, options: TrainCliOptions, print: Print): Promise<number> {
+  if (!options.project) throw new LoupeError('VALIDATION', 'train needs --project P (a .loupe file).');
+  if (options.mode && options.mode !== 'quick') throw new LoupeError('VALIDATION', `--mode must be quick (got ${options.mode}).`);
+  await core.call('project:open', { file: options.project });
+  const config: TrainConfigInput = { mode: 'quick' };
+  if (options.backbone) config.backbone = options.backbone;
+  if (options.folds) config.folds = integer(options.folds, '--folds');
+  const { jobId, runId } = await core.call('train:start', { config });
+  const unsubscribe = options.json
+    ? () => {}
+    : core.subscribe((event, payload) => {
+        if (event === 'jobs:log' && (payload as { id: string }).id === jobId) process.stderr.write(`  ${(payload as { line: string }).line}\n`);
+        if (event === 'jobs:update') report(payload as JobInfo);
+      });
+  const stop = () => core.jobs.cancel(jobId);
+  process.once('SIGINT', stop);
+  const job = await core.jobs.finished(jobId);
+  process.off('SIGINT', stop);
+  unsubscribe();
+  if (job.state === 'failed') throw job.error ?? new LoupeError('INTERNAL', 'training failed');
+  const run = await core.call('runs:get', { id: runId });
+  const seconds = run.timings?.totalSeconds ?? (Date.now() - run.startedAt) / 1000;
+  const summary = {
+    runId,
+    state: job.state,
+    backend: run.backend?.name ?? null,
+    backendTried: run.backend?.tried ?? [],
+    backbone: run.backbone,
+    seconds,
+    timings: run.timings,
+    metrics: run.metrics,
+  };
+  const pct = (v: number | undefined) => (v === undefined ? '—' : `${(v * 100).toFixed(1)}%`);
+  print(
+    summary,
+    job.state === 'cancelled'
+      ? `Run ${runId} cancelled`
+      : `Run ${runId}: ${seconds.toFixed(1)} s on ${run.backend?.name} with ${run.backbone?.name}` +
+          `${run.backbone?.note ? ` (${run.backbone.note})` : ''}\n` +
+          `accuracy: train (out-of-sample) ${pct(run.metrics?.train?.accuracy)}, valid ${pct(run.metrics?.valid?.accuracy)}, test ${pct(run.metrics?.test?.accuracy)}`,
+  );
+  return job.state === 'cancelled' ? 130 : 0;
+}
+
+/** `loupe issues --project P --kind loss|label|confused --limit N --json`: the latest run's queue, worst first. */
+export async function issuesCommand(core: Core, options: TrainCliOptions, print: Print): Promise<number> {
+  if (!options.project) throw new LoupeError('VALIDATION', 'issues needs --project P (a .loupe file).');
+  await core.call('project:open', { file: options.project });
+  const kind = (options.kind ?? 'label') as IssueKind;
+  const limit = options.limit ? integer(options.limit, '--limit') : 20;
+  let page;
+  if (kind === 'confused') {
+    // The most-confused pair's images, both ways.
+    const [pair] = await core.call('review:pairs', { limit: 1 });
+    page = pair ? await core.call('review:queue', { kind, given: pair.a, predicted: pair.b, limit }) : { runId: null, total: 0, rows: [] };
+  } else if (kind === 'loss' || kind === 'label') {
+    page = await core.call('review:queue', { kind, limit });
+  } else {
+    throw new LoupeError('VALIDATION', `--kind must be one of loss, label, confused (of ${issueKinds.join(', ')}).`);
+  }
+  const rows = page.rows.map((r) => ({ path: r.path, given: r.given, predicted: r.predicted, probability: r.probability, loss: r.loss, split: r.split, reason: r.reason }));
+  print(
+    { runId: page.runId, total: page.total, rows },
+    page.runId === null
+      ? 'No finished run: run `loupe train` first.'
+      : [`${page.total} images (run ${page.runId}); worst first:`, ...rows.map((r) => `${r.path}  ${r.given} → ${r.predicted} (p ${r.probability.toFixed(2)}, loss ${r.loss.toFixed(2)})`)].join('\n'),
+  );
+  return 0;
+}
+
+function integer(text: string, what: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new LoupeError('VALIDATION', `${what} must be a positive integer.`);
+  return n;
+}
+
+let lastReport = 0;
+function report(job: JobInfo): void {
+  const p = job.progress;
+  if (!p || job.state !== 'running' || Date.now() - lastReport < 1000) return;
+  lastReport = Date.now();
+  process.stderr.write(`  ${p.step} ${p.current}/${p.total}\n`);
+}

@@ -1,0 +1,218 @@
+/**
+ * The quick-model job, in the core: resolve the backbone (downloading the default on first use),
+ * embed what the cache lacks in the training process, then send the k-fold task there and stream
+ * its curves, progress and log back through the job manager; store predictions and metrics.
+ */
+import type { BackendReport, CurvePoint, RunStatus, TrainConfig } from '../../shared/train';
+import { LoupeError, toErrorInfo } from '../../shared/errors';
+import type { ImageId, SplitName } from '../../shared/types';
+import type { JobContext } from '../jobs/manager';
+import { putEmbeddings, readEmbeddings } from '../model/embeddingCache';
+import { resolveBackbone } from '../model/backbones';
+import { datasetVersion } from '../store/changes';
+import type { Project } from '../store/project';
+import { sql } from '../store/statements';
+import { resolveInside } from '../util/paths';
+import type { TrainingProcess } from './client';
+import type { EmbedItem } from './protocol';
+import { splitCode, type QuickTask } from './quick';
+import { appendCurves, savePredictions, updateRun } from './runs';
+import { missingEmbeddings } from '../model/embeddingCache';
+
+/** What the job reports to the core. */
+export interface QuickJobHooks {
+  onCurve(runId: number, points: CurvePoint[]): void;
+  onStatus(runId: number, status: RunStatus): void;
+}
+
+/** The job's result. */
+export interface QuickJobResult {
+  runId: number;
+  backend: BackendReport['name'];
+  seconds: number;
+}
+
+interface ImageRow {
+  id: ImageId;
+  path: string;
+  hash: string;
+  label: string | null;
+  split: SplitName | null;
+}
+
+/** Runs one quick-model run (already created as `runId`). */
+export async function runQuickJob(
+  project: Project,
+  trainer: TrainingProcess,
+  runId: number,
+  config: TrainConfig,
+  hooks: QuickJobHooks,
+  ctx: JobContext,
+): Promise<QuickJobResult> {
+  const { db } = project;
+  const started = performance.now();
+  try {
+    const root = project.root();
+    if (!root) throw new LoupeError('CONFLICT', 'Import images before training.');
+    ctx.progress('preparing', 0, 1);
+    const resolved = await resolveBackbone(config.backbone, {
+      signal: ctx.signal,
+      onProgress: (received, total) => ctx.progress('downloading backbone', received, total ?? received),
+    });
+    if (resolved.note) ctx.log(resolved.note);
+    const spec = resolved.spec;
+    const images = sql(
+      db,
+      `SELECT i.id, i.path, i.content_hash AS hash, c.name AS label, s.split
+         FROM images i
+         LEFT JOIN labels l ON l.image_id = i.id
+         LEFT JOIN classes c ON c.id = l.class_id
+         LEFT JOIN splits s ON s.image_id = i.id
+        WHERE i.status = 'active' AND i.content_hash IS NOT NULL
+        ORDER BY i.id`,
+    ).all() as ImageRow[];
+    const classes = [...new Set(images.map((i) => i.label).filter((l): l is string => l !== null))].sort();
+    if (classes.length < 2) throw new LoupeError('CONFLICT', 'Training needs at least two classes with labelled images.');
+    const views = config.views;
+    const viewNote = views > 0 ? `views 1..${views}: the augmentation pipeline's light preset` : null;
+    updateRun(db, runId, { classes, views: { used: views, note: viewNote } });
+
+    // Embed what the cache lacks: every image once per distinct file content, and K views of train images.
+    const embedStarted = performance.now();
+    const fileOf = new Map<string, string>();
+    for (const image of images) {
+      if (fileOf.has(image.hash)) continue;
+      const file = resolveInside(root, image.path);
+      if (file) fileOf.set(image.hash, file);
+    }
+    const allHashes = [...fileOf.keys()];
+    const trainHashes = [...new Set(images.filter((i) => i.split === 'train' && i.label !== null).map((i) => i.hash))];
+    const items: EmbedItem[] = missingEmbeddings(db, spec.key, allHashes, 0).map((hash) => ({ file: fileOf.get(hash)!, view: 0, key: hash }));
+    for (let v = 1; v <= views; v++) {
+      for (const hash of missingEmbeddings(db, spec.key, trainHashes, v)) {
+        if (fileOf.has(hash)) items.push({ file: fileOf.get(hash)!, view: v, key: hash });
+      }
+    }
+    const totalVectors = allHashes.length + trainHashes.length * views;
+    const cached = totalVectors - items.length;
+    ctx.log(`${spec.name}: ${items.length} vectors to compute, ${cached} cached`);
+    let dim = 0;
+    let embedReport: BackendReport | null = null;
+    const failed = new Set<string>();
+    if (items.length > 0) {
+      const result = await trainer.request(
+        { type: 'embed', spec, items },
+        {
+          onProgress: (_step, current, total) => ctx.progress('embedding', current, total),
+          onVectors: (start, d, data, failures) => {
+            const bad = new Set(failures.map((f) => f.index));
+            for (const f of failures) {
+              failed.add(items[f.index]!.key);
+              ctx.log(`cannot embed ${items[f.index]!.file}: ${f.error}`);
+            }
+            const rows = [];
+            for (let r = 0; r * d < data.length; r++) {
+              if (bad.has(start + r)) continue;
+              const item = items[start + r]!;
+              rows.push({ hash: item.key, view: item.view, vector: data.slice(r * d, (r + 1) * d) });
+            }
+            putEmbeddings(db, spec.key, rows);
+          },
+        },
+        ctx.signal,
+      );
+      if (result.type === 'embed') {
+        dim = result.dim;
+        embedReport = result.report;
+      }
+    }
+    const embedSeconds = (performance.now() - embedStarted) / 1000;
+    ctx.throwIfCancelled();
+
+    // Assemble the task from the cache.
+    const usable = images.filter((i) => fileOf.has(i.hash) && !failed.has(i.hash));
+    const original = readEmbeddings(db, spec.key, usable.map((i) => i.hash), 0);
+    if (original.missing.length > 0) throw new LoupeError('INTERNAL', `${original.missing.length} embeddings are missing after embedding.`);
+    dim = original.dim || dim;
+    const classIndex = new Map(classes.map((c, i) => [c, i]));
+    const given = Int32Array.from(usable.map((i) => (i.label === null ? -1 : classIndex.get(i.label)!)));
+    const split = Int8Array.from(usable.map((i) => (i.split ? splitCode[i.split] : -1)));
+    const viewOwners: number[] = [];
+    const viewParts: Float32Array[] = [];
+    for (let v = 1; v <= views; v++) {
+      const owners = usable.map((_, r) => r).filter((r) => usable[r]!.split === 'train' && given[r]! >= 0);
+      const read = readEmbeddings(db, spec.key, owners.map((r) => usable[r]!.hash), v);
+      const missing = new Set(read.missing);
+      owners.forEach((owner, k) => {
+        if (missing.has(k)) return;
+        viewOwners.push(owner);
+        viewParts.push(read.data.subarray(k * dim, (k + 1) * dim));
+      });
+    }
+    const viewData = new Float32Array(viewParts.length * dim);
+    viewParts.forEach((part, i) => viewData.set(part, i * dim));
+    const task: QuickTask = {
+      classes,
+      x: { data: original.data, rows: usable.length, dim },
+      given,
+      split,
+      views: { x: { data: viewData, rows: viewParts.length, dim }, owner: Int32Array.from(viewOwners) },
+      config,
+    };
+
+    const trainStarted = performance.now();
+    const answer = await trainer.request(
+      { type: 'quick', task },
+      {
+        onProgress: (step, current, total) => ctx.progress(step, current, total),
+        onLog: (line) => ctx.log(line),
+        onCurve: (points) => {
+          appendCurves(db, runId, points);
+          hooks.onCurve(runId, points);
+        },
+      },
+      ctx.signal,
+    );
+    if (answer.type !== 'quick') throw new LoupeError('INTERNAL', 'The training process answered the wrong request.');
+    const { result, report } = answer;
+    const trainSeconds = (performance.now() - trainStarted) / 1000;
+    const k = classes.length;
+    savePredictions(
+      db,
+      runId,
+      usable.map((image, r) => ({
+        imageId: image.id,
+        split: image.split,
+        fold: result.fold[r]!,
+        given: given[r]! >= 0 ? given[r]! : null,
+        probabilities: result.probabilities.slice(r * k, (r + 1) * k),
+      })),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    updateRun(db, runId, {
+      status: 'done',
+      backend: report ?? embedReport ?? undefined,
+      backbone: { name: spec.name, kind: spec.kind, dim, note: resolved.note },
+      metrics: result.metrics,
+      timings: {
+        totalSeconds: seconds,
+        embedSeconds,
+        trainSeconds,
+        embedded: items.length,
+        cached,
+        imagesPerSecond: items.length > 0 && embedSeconds > 0 ? items.length / embedSeconds : null,
+      },
+      finishedAt: Date.now(),
+    });
+    hooks.onStatus(runId, 'done');
+    ctx.log(`run ${runId} done in ${seconds.toFixed(1)} s on ${report.name} (dataset version ${datasetVersion(db)})`);
+    return { runId, backend: report.name, seconds };
+  } catch (error) {
+    const info = toErrorInfo(error);
+    const status: RunStatus = info.code === 'CANCELLED' || ctx.signal.aborted ? 'cancelled' : 'failed';
+    updateRun(db, runId, { status, error: info.message, finishedAt: Date.now() });
+    hooks.onStatus(runId, status);
+    if (status === 'cancelled') throw new LoupeError('CANCELLED', 'Training was cancelled.', { runId });
+    throw error;
+  }
+}

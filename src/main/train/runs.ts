@@ -1,0 +1,167 @@
+/** Runs in the project: their records, curves and per-image predictions. */
+import { LoupeError } from '../../shared/errors';
+import type { ImageId, SplitName } from '../../shared/types';
+import type { BackboneUsed, BackendReport, CurvePoint, RunDetail, RunMetrics, RunStatus, RunSummary, RunTimings, TrainConfig } from '../../shared/train';
+import type { Db } from '../store/db';
+import { sql } from '../store/statements';
+
+interface RunRow {
+  id: number;
+  status: RunStatus;
+  config: string;
+  dataset_version: number;
+  backend: string | null;
+  backbone: string | null;
+  views: string | null;
+  classes: string;
+  timings: string | null;
+  metrics: string | null;
+  error: string | null;
+  started_at: number;
+  finished_at: number | null;
+}
+
+const parse = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
+
+function toSummary(row: RunRow): RunSummary {
+  return {
+    id: row.id,
+    status: row.status,
+    config: JSON.parse(row.config) as TrainConfig,
+    datasetVersion: row.dataset_version,
+    backend: parse<BackendReport>(row.backend),
+    backbone: parse<BackboneUsed>(row.backbone),
+    views: parse<RunSummary['views']>(row.views) ?? { used: 0, note: null },
+    classes: JSON.parse(row.classes) as string[],
+    timings: parse<RunTimings>(row.timings),
+    metrics: parse<RunMetrics>(row.metrics),
+    error: row.error,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+  };
+}
+
+/** Creates a running run and returns its id. */
+export function createRun(db: Db, config: TrainConfig, datasetVersion: number): number {
+  return Number(
+    sql(db, "INSERT INTO runs (status, config, dataset_version, started_at) VALUES ('running', ?, ?, ?)").run(
+      JSON.stringify(config),
+      datasetVersion,
+      Date.now(),
+    ).lastInsertRowid,
+  );
+}
+
+/** Updates fields of a run. */
+export function updateRun(
+  db: Db,
+  id: number,
+  fields: Partial<{
+    status: RunStatus;
+    backend: BackendReport;
+    backbone: BackboneUsed;
+    views: RunSummary['views'];
+    classes: string[];
+    timings: RunTimings;
+    metrics: RunMetrics;
+    error: string;
+    finishedAt: number;
+  }>,
+): void {
+  const columns: Record<string, unknown> = {};
+  if (fields.status) columns.status = fields.status;
+  if (fields.backend) columns.backend = JSON.stringify(fields.backend);
+  if (fields.backbone) columns.backbone = JSON.stringify(fields.backbone);
+  if (fields.views) columns.views = JSON.stringify(fields.views);
+  if (fields.classes) columns.classes = JSON.stringify(fields.classes);
+  if (fields.timings) columns.timings = JSON.stringify(fields.timings);
+  if (fields.metrics) columns.metrics = JSON.stringify(fields.metrics);
+  if (fields.error !== undefined) columns.error = fields.error;
+  if (fields.finishedAt) columns.finished_at = fields.finishedAt;
+  const names = Object.keys(columns);
+  if (names.length === 0) return;
+  db.prepare(`UPDATE runs SET ${names.map((n) => `${n} = ?`).join(', ')} WHERE id = ?`).run(...Object.values(columns), id);
+}
+
+/** Appends curve points. */
+export function appendCurves(db: Db, runId: number, points: readonly CurvePoint[]): void {
+  const insert = sql(db, 'INSERT INTO run_curves (run_id, phase, kind, step, loss, val_loss, val_acc) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  db.transaction(() => {
+    for (const p of points) insert.run(runId, p.phase, p.kind, p.step, p.loss, p.valLoss, p.valAccuracy);
+  })();
+}
+
+/** One stored prediction. */
+export interface PredictionInput {
+  imageId: ImageId;
+  split: SplitName | null;
+  fold: number;
+  given: number | null;
+  probabilities: Float32Array;
+}
+
+/** Stores a run's predictions (predicted class, its probability, loss on the given class). */
+export function savePredictions(db: Db, runId: number, rows: readonly PredictionInput[]): void {
+  const insert = sql(
+    db,
+    `INSERT INTO predictions (run_id, image_id, split, fold, given, predicted, probability, given_prob, loss, probabilities)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  db.transaction(() => {
+    for (const r of rows) {
+      let predicted = 0;
+      for (let j = 1; j < r.probabilities.length; j++) if (r.probabilities[j]! > r.probabilities[predicted]!) predicted = j;
+      const givenProb = r.given === null ? null : r.probabilities[r.given]!;
+      const loss = givenProb === null ? null : -Math.log(Math.max(1e-7, givenProb));
+      insert.run(
+        runId,
+        r.imageId,
+        r.split,
+        r.fold,
+        r.given,
+        predicted,
+        r.probabilities[predicted]!,
+        givenProb,
+        loss,
+        Buffer.from(r.probabilities.buffer, r.probabilities.byteOffset, r.probabilities.byteLength),
+      );
+    }
+  })();
+}
+
+/** Every run, newest first. */
+export function listRuns(db: Db): RunSummary[] {
+  return (sql(db, 'SELECT * FROM runs ORDER BY id DESC').all() as RunRow[]).map(toSummary);
+}
+
+/** One run; NOT_FOUND when there is none. */
+export function getRun(db: Db, id: number): RunSummary {
+  const row = sql(db, 'SELECT * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
+  if (!row) throw new LoupeError('NOT_FOUND', `No run ${id}.`, { id });
+  return toSummary(row);
+}
+
+/** A run with its curves. */
+export function runDetail(db: Db, id: number): RunDetail {
+  const curves = (
+    sql(db, 'SELECT phase, kind, step, loss, val_loss AS valLoss, val_acc AS valAccuracy FROM run_curves WHERE run_id = ? ORDER BY id').all(id) as CurvePoint[]
+  );
+  return { ...getRun(db, id), curves };
+}
+
+/** The latest finished run, or null. */
+export function latestDoneRun(db: Db): RunSummary | null {
+  const row = sql(db, "SELECT * FROM runs WHERE status = 'done' ORDER BY id DESC LIMIT 1").get() as RunRow | undefined;
+  return row ? toSummary(row) : null;
+}
+
+/** The latest run of any status, or null. */
+export function latestRun(db: Db): RunSummary | null {
+  const row = sql(db, 'SELECT * FROM runs ORDER BY id DESC LIMIT 1').get() as RunRow | undefined;
+  return row ? toSummary(row) : null;
+}
+
+/** Runs left 'running' by a core that stopped become 'failed' with a reason. */
+export function failInterruptedRuns(db: Db): void {
+  sql(db, "UPDATE runs SET status = 'failed', error = 'Loupe stopped while this run was training.', finished_at = ? WHERE status = 'running'").run(Date.now());
+}
