@@ -152,82 +152,54 @@ function batchChanges(db: Db, batchId: number): StoredChange[] {
     .all(batchId) as StoredChange[];
 }
 
+/**
+ * Where each field lives: the SQL that reads it for one target id, the SQL that writes it (value
+ * then id), and how text from the log becomes the column's value. Splits are rows: null deletes.
+ */
+interface FieldStorage {
+  read: string;
+  write: string;
+  toColumn: (value: string | null) => string | number | null;
+  clear?: string;
+}
+const asText = (value: string | null) => value;
+const asNumber = (value: string | null) => (value === null ? null : Number(value));
+const asFlag = (value: string | null) => Number(value ?? 0);
+const upsertLabel = (column: string) =>
+  `INSERT INTO labels (${column}, image_id) VALUES (?, ?) ON CONFLICT (image_id) DO UPDATE SET ${column} = excluded.${column}`;
+
+const storage: Record<ChangeField, FieldStorage> = {
+  class: { read: 'SELECT class_id AS v FROM labels WHERE image_id = ?', write: upsertLabel('class_id'), toColumn: asNumber },
+  value: { read: 'SELECT value AS v FROM labels WHERE image_id = ?', write: upsertLabel('value'), toColumn: asNumber },
+  split: {
+    read: 'SELECT split AS v FROM splits WHERE image_id = ?',
+    write: 'INSERT INTO splits (split, image_id) VALUES (?, ?) ON CONFLICT (image_id) DO UPDATE SET split = excluded.split',
+    clear: 'DELETE FROM splits WHERE image_id = ?',
+    toColumn: asText,
+  },
+  status: { read: 'SELECT status AS v FROM images WHERE id = ?', write: 'UPDATE images SET status = ? WHERE id = ?', toColumn: asText },
+  reviewed: { read: 'SELECT reviewed AS v FROM images WHERE id = ?', write: 'UPDATE images SET reviewed = ? WHERE id = ?', toColumn: asFlag },
+  'class.name': { read: 'SELECT name AS v FROM classes WHERE id = ?', write: 'UPDATE classes SET name = ? WHERE id = ?', toColumn: asText },
+  'class.merged_into': {
+    read: 'SELECT merged_into AS v FROM classes WHERE id = ?',
+    write: 'UPDATE classes SET merged_into = ? WHERE id = ?',
+    toColumn: asNumber,
+  },
+  'class.deleted': { read: 'SELECT deleted AS v FROM classes WHERE id = ?', write: 'UPDATE classes SET deleted = ? WHERE id = ?', toColumn: asFlag },
+};
+
+function targetId(change: FieldChange): number {
+  return change.classId ?? change.imageId!;
+}
+
 function readField(db: Db, change: FieldChange): string | null {
-  let row: { v: string | number | null } | undefined;
-  switch (change.field) {
-    case 'class':
-      row = sql(db, 'SELECT class_id AS v FROM labels WHERE image_id = ?').get(change.imageId) as typeof row;
-      break;
-    case 'value':
-      row = sql(db, 'SELECT value AS v FROM labels WHERE image_id = ?').get(change.imageId) as typeof row;
-      break;
-    case 'split':
-      row = sql(db, 'SELECT split AS v FROM splits WHERE image_id = ?').get(change.imageId) as typeof row;
-      break;
-    case 'status':
-      row = sql(db, 'SELECT status AS v FROM images WHERE id = ?').get(change.imageId) as typeof row;
-      break;
-    case 'reviewed':
-      row = sql(db, 'SELECT reviewed AS v FROM images WHERE id = ?').get(change.imageId) as typeof row;
-      break;
-    case 'class.name':
-      row = sql(db, 'SELECT name AS v FROM classes WHERE id = ?').get(change.classId) as typeof row;
-      break;
-    case 'class.merged_into':
-      row = sql(db, 'SELECT merged_into AS v FROM classes WHERE id = ?').get(change.classId) as typeof row;
-      break;
-    case 'class.deleted':
-      row = sql(db, 'SELECT deleted AS v FROM classes WHERE id = ?').get(change.classId) as typeof row;
-      break;
-    default:
-      return assertNever(change);
-  }
+  const row = sql(db, storage[change.field].read).get(targetId(change)) as { v: string | number | null } | undefined;
   return row?.v === null || row?.v === undefined ? null : String(row.v);
 }
 
 function writeField(db: Db, change: FieldChange): void {
-  const { value } = change;
-  switch (change.field) {
-    case 'class':
-      sql(
-        db,
-        'INSERT INTO labels (image_id, class_id) VALUES (?, ?) ON CONFLICT (image_id) DO UPDATE SET class_id = excluded.class_id',
-      ).run(change.imageId, value === null ? null : Number(value));
-      return;
-    case 'value':
-      sql(
-        db,
-        'INSERT INTO labels (image_id, value) VALUES (?, ?) ON CONFLICT (image_id) DO UPDATE SET value = excluded.value',
-      ).run(change.imageId, value === null ? null : Number(value));
-      return;
-    case 'split':
-      if (value === null) sql(db, 'DELETE FROM splits WHERE image_id = ?').run(change.imageId);
-      else
-        sql(
-          db,
-          'INSERT INTO splits (image_id, split) VALUES (?, ?) ON CONFLICT (image_id) DO UPDATE SET split = excluded.split',
-        ).run(change.imageId, value);
-      return;
-    case 'status':
-      sql(db, 'UPDATE images SET status = ? WHERE id = ?').run(value, change.imageId);
-      return;
-    case 'reviewed':
-      sql(db, 'UPDATE images SET reviewed = ? WHERE id = ?').run(Number(value ?? 0), change.imageId);
-      return;
-    case 'class.name':
-      sql(db, 'UPDATE classes SET name = ? WHERE id = ?').run(value, change.classId);
-      return;
-    case 'class.merged_into':
-      sql(db, 'UPDATE classes SET merged_into = ? WHERE id = ?').run(value === null ? null : Number(value), change.classId);
-      return;
-    case 'class.deleted':
-      sql(db, 'UPDATE classes SET deleted = ? WHERE id = ?').run(Number(value ?? 0), change.classId);
-      return;
-    default:
-      assertNever(change);
-  }
+  const place = storage[change.field];
+  if (change.value === null && place.clear) sql(db, place.clear).run(targetId(change));
+  else sql(db, place.write).run(place.toColumn(change.value), targetId(change));
 }
 
-function assertNever(value: never): never {
-  throw new Error(`unexpected change ${JSON.stringify(value)}`);
-}
