@@ -6,12 +6,14 @@ import { cliBench } from './cli.bench';
 import { importBench } from './import.bench';
 import { storeBench } from './store.bench';
 import { augmentBench } from './augment.bench';
+import { quickBench } from './quick.bench';
 
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   import: importBench,
   cli: cliBench,
   store: storeBench,
   augment: augmentBench,
+  quick: quickBench,
 };
 
 const [name, ...args] = process.argv.slice(2);

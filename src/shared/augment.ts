@@ -161,7 +161,7 @@ export const augmentPresetNames = ['none', 'light', 'standard', 'strong'] as con
 /** A preset's name. */
 export type AugmentPresetName = (typeof augmentPresetNames)[number];
 
-/** The transforms of each preset. */
+/** The transforms of each preset. standard is the usual ImageNet recipe (crop, flip, colour jitter); strong adds rotation, blur, grayscale, hue and gamma. */
 export const augmentPresets: Record<AugmentPresetName, AugmentTransform[]> = {
   none: [],
   light: [
@@ -173,7 +173,6 @@ export const augmentPresets: Record<AugmentPresetName, AugmentTransform[]> = {
   standard: [
     { kind: 'randomResizedCrop', p: 1, scale: [0.35, 1], ratio: [3 / 4, 4 / 3] },
     { kind: 'hflip', p: 0.5 },
-    { kind: 'rotate', p: 0.3, degrees: 10, fill: 'reflect' },
     { kind: 'saturation', p: 0.8, amount: 0.2 },
     { kind: 'brightness', p: 0.8, amount: 0.2 },
     { kind: 'contrast', p: 0.8, amount: 0.2 },

@@ -29,12 +29,13 @@ export const trainConfigSchema = z.object({
   views: z.number().int().min(0).max(16).default(4),
   head: z.enum(headKinds).default('softmax'),
   hidden: z.number().int().min(8).max(4096).default(256),
-  learningRate: z.number().positive().max(1).default(1e-3),
+  /** Adam's step. 3e-4 suits fine-tuning a network; a linear head on standardised embeddings converges faster at 3e-3 with large batches (tuned on Fashion-MNIST). */
+  learningRate: z.number().positive().max(1).default(3e-3),
   weightDecay: z.number().min(0).max(1).default(1e-4),
   epochs: z.number().int().min(1).max(1000).default(60),
-  batchSize: z.number().int().min(8).max(8192).default(256),
+  batchSize: z.number().int().min(8).max(8192).default(1024),
   /** Early stopping: epochs without a better valid loss before stopping. */
-  patience: z.number().int().min(1).max(100).default(5),
+  patience: z.number().int().min(1).max(100).default(3),
   seed: z.number().int().min(0).default(42),
 });
 /** A validated config with every default filled in. */

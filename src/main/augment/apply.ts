@@ -31,7 +31,6 @@ export async function applyAugment(input: string | Buffer, plan: AugmentPlan, pi
   const background = { r: plan.padColor[0], g: plan.padColor[1], b: plan.padColor[2] };
   let image = sharp(input, { limitInputPixels: pixelLimit, failOn: 'truncated' })
     .autoOrient()
-    .pipelineColourspace('srgb')
     .flatten({ background });
   const { crop, source } = plan;
   if (crop.left !== 0 || crop.top !== 0 || crop.width !== source.width || crop.height !== source.height) {

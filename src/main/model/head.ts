@@ -84,8 +84,7 @@ export async function trainHead(
     options.kind === 'mlp'
       ? tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(input, weights[0] as Tf.Tensor2D), weights[1]!)), weights[2] as Tf.Tensor2D), weights[3]!)
       : tf.add(tf.matMul(input, weights[0] as Tf.Tensor2D), weights[1]!);
-  const xs = tf.tensor2d(standardise(x, mean, std), [x.rows, x.dim]);
-  const ys = tf.oneHot(tf.tensor1d(Int32Array.from(y), 'int32'), k).toFloat();
+  const standardised = standardise(x, mean, std);
   const valTensors = val && val.x.rows > 0 ? { x: tf.tensor2d(standardise(val.x, mean, std), [val.x.rows, val.x.dim]), y: val.y } : null;
   const optimizer = tf.train.adam(options.learningRate);
   const decayed = weights.filter((_, i) => i % 2 === 0);
@@ -102,16 +101,23 @@ export async function trainHead(
       let batches = 0;
       for (let start = 0; start < order.length; start += options.batchSize) {
         if (callbacks.isCancelled?.()) throw new HeadCancelled();
-        const index = tf.tensor1d(Int32Array.from(order.slice(start, start + options.batchSize)), 'int32');
+        // Batches are copied in JS: cheaper than a gather kernel on the wasm backend.
+        const rows = order.slice(start, start + options.batchSize);
+        const batchX = new Float32Array(rows.length * x.dim);
+        const batchY = new Float32Array(rows.length * k);
+        rows.forEach((r, i) => {
+          batchX.set(standardised.subarray(r * x.dim, (r + 1) * x.dim), i * x.dim);
+          batchY[i * k + y[r]!] = 1;
+        });
+        const bx = tf.tensor2d(batchX, [rows.length, x.dim]);
+        const by = tf.tensor2d(batchY, [rows.length, k]);
         const lossTensor = optimizer.minimize(() => {
-          const bx = tf.gather(xs, index) as Tf.Tensor2D;
-          const by = tf.gather(ys, index);
           const data = tf.losses.softmaxCrossEntropy(by, forward(bx));
           const l2 = decayed.reduce<Tf.Scalar>((sum, w) => tf.add(sum, tf.sum(tf.square(w))), tf.scalar(0));
           return tf.add(data, tf.mul(l2, options.weightDecay / 2)) as Tf.Scalar;
         }, true)!;
         const loss = (await lossTensor.data())[0]!;
-        tf.dispose([lossTensor, index]);
+        tf.dispose([lossTensor, bx, by]);
         epochLoss += loss;
         batches++;
         callbacks.onBatch?.(++step, loss);
@@ -135,11 +141,11 @@ export async function trainHead(
     }
     if (best) weights.forEach((w, i) => w.assign(best!.values[i]!));
   } catch (error) {
-    tf.dispose([...weights, xs, ys, ...(valTensors ? [valTensors.x] : []), ...(best?.values ?? [])]);
+    tf.dispose([...weights, ...(valTensors ? [valTensors.x] : []), ...(best?.values ?? [])]);
     optimizer.dispose();
     throw error;
   }
-  tf.dispose([xs, ys, ...(valTensors ? [valTensors.x] : []), ...(best?.values ?? [])]);
+  tf.dispose([...(valTensors ? [valTensors.x] : []), ...(best?.values ?? [])]);
   optimizer.dispose();
   return {
     predict(input: Matrix): Float32Array {

@@ -8,7 +8,7 @@ import type { DatasetStats, ImportKind, JobId, JobInfo, ProjectInfo } from '../.
 import { errorMessage } from './format';
 
 /** The views the sidebar switches between. */
-export type ViewName = 'overview' | 'gallery';
+export type ViewName = 'overview' | 'gallery' | 'augment' | 'classes' | 'splits' | 'versions';
 
 /** A transient message in the corner. */
 export interface Toast {
@@ -33,6 +33,7 @@ export class AppState {
   view = $state<ViewName>('overview');
   toasts = $state<Toast[]>([]);
   isImportOpen = $state(false);
+  isExportOpen = $state(false);
   /** The latest dataset version heard of, from the project, stats or a change event. */
   version = $state(0);
 

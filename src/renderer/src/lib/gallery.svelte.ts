@@ -48,6 +48,7 @@ export function filterFromParams(params: URLSearchParams): GalleryFilter {
 
 /** The filter as URL parameters, leaving defaults out. */
 export function filterToParams(filter: GalleryFilter): URLSearchParams {
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a value written to the URL, not state
   const params = new URLSearchParams();
   if (filter.className) params.set('class', filter.className);
   if (filter.split) params.set('split', filter.split);

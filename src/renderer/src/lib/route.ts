@@ -29,3 +29,12 @@ export function syncViewRoute(view: string): void {
   if (readRoute().view === view) return;
   writeRoute(view);
 }
+
+/** Views a hash may name on load; others' views join this list as they are added. */
+export const routedViews = ['overview', 'gallery', 'augment', 'classes', 'splits', 'versions'] as const;
+
+/** The view the hash names on load, when it is one the app knows. */
+export function initialView(): (typeof routedViews)[number] | null {
+  const { view } = readRoute();
+  return (routedViews as readonly string[]).includes(view) ? (view as (typeof routedViews)[number]) : null;
+}

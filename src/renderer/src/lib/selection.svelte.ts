@@ -3,6 +3,7 @@
  * change (`$state.raw`), so that "select all" on 100,000 images is one assignment, not 100,000
  * reactive insertions.
  */
+/* eslint-disable svelte/prefer-svelte-reactivity -- each Set is built, then published whole through `$state.raw` and never mutated after */
 import type { ImageId } from '../../../shared/types';
 
 /** Selected image ids, the focused cell and the anchor of a shift-range. */
