@@ -7,7 +7,13 @@ import { resolve } from 'node:path';
 export default defineConfig({
   main: {
     plugins: [externalizeDepsPlugin()],
-    build: { rollupOptions: { input: { index: resolve('src/main/electron/index.ts') } } },
+    build: {
+      rollupOptions: {
+        // The training process is its own entry: the app forks it, so a native crash in training
+        // never takes the window down (src/main/train/client.ts finds it beside index.js).
+        input: { index: resolve('src/main/electron/index.ts'), trainProcess: resolve('src/main/train/process.ts') },
+      },
+    },
   },
   preload: {
     plugins: [externalizeDepsPlugin({ exclude: ['zod'] })],
