@@ -37,6 +37,7 @@ const imageFilter = z
     reviewed: z.boolean().optional(),
     issue: z.enum(imageIssues).optional(),
     search: z.string().max(500).optional(),
+    predicted: z.string().optional(),
   })
   .default({});
 const percent = z.number().min(0, 'ratios cannot be negative').max(100);

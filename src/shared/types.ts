@@ -66,6 +66,8 @@ export interface ImageSummary {
   /** Why an unreadable image could not be read; null otherwise. */
   error: string | null;
   reviewed: boolean;
+  /** What the latest run predicted for this image, if it predicted it. */
+  prediction: { className: string; probability: number; loss: number | null } | null;
 }
 
 /** Everything known of one image. */
@@ -93,10 +95,15 @@ export interface ImageFilter {
   issue?: ImageIssue;
   /** Part of the path. */
   search?: string;
+  /** The class the latest run predicted. */
+  predicted?: string;
 }
 
-/** Gallery orders: by id (import order), path, a seeded shuffle, or pixel count. */
-export const imageSorts = ['id', 'name', 'random', 'size'] as const;
+/**
+ * Gallery orders: by id (import order), path, a seeded shuffle, pixel count; and, once a run exists,
+ * its out-of-sample loss (worst first) or its confidence (least sure first).
+ */
+export const imageSorts = ['id', 'name', 'random', 'size', 'loss', 'confidence'] as const;
 /** A gallery order. */
 export type ImageSort = (typeof imageSorts)[number];
 

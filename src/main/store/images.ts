@@ -18,6 +18,7 @@ import { sql } from './statements';
 const summaryColumns = `
   i.id, i.path, i.status, i.width, i.height, i.error, i.reviewed,
   c.name AS label, l.value AS value, s.split AS split`;
+const predictionColumns = `p.predicted AS predictedIndex, p.probability AS predictedProbability, p.loss AS predictedLoss`;
 const joins = `
   FROM images i
   LEFT JOIN labels l ON l.image_id = i.id
@@ -35,9 +36,27 @@ interface SummaryRow {
   label: string | null;
   value: number | null;
   split: SplitName | null;
+  predictedIndex?: number | null;
+  predictedProbability?: number | null;
+  predictedLoss?: number | null;
 }
 
-function toSummary(row: SummaryRow): ImageSummary {
+/** The latest finished run: its id and class list (predictions store indexes into it). */
+export interface LatestRun {
+  id: number;
+  classes: string[];
+}
+
+/** The latest finished run, or null before the first. */
+export function latestRun(db: Db): LatestRun | null {
+  const row = sql(db, "SELECT id, classes FROM runs WHERE status = 'done' ORDER BY id DESC LIMIT 1").get() as
+    | { id: number; classes: string }
+    | undefined;
+  return row ? { id: row.id, classes: JSON.parse(row.classes) as string[] } : null;
+}
+
+function toSummary(row: SummaryRow, run: LatestRun | null = null): ImageSummary {
+  const predicted = row.predictedIndex !== null && row.predictedIndex !== undefined ? run?.classes[row.predictedIndex] : undefined;
   return {
     id: row.id as ImageId,
     path: row.path,
@@ -49,6 +68,10 @@ function toSummary(row: SummaryRow): ImageSummary {
     height: row.height,
     error: row.error,
     reviewed: row.reviewed === 1,
+    prediction:
+      predicted === undefined
+        ? null
+        : { className: predicted, probability: row.predictedProbability ?? 0, loss: row.predictedLoss ?? null },
   };
 }
 
@@ -56,9 +79,19 @@ function toSummary(row: SummaryRow): ImageSummary {
 export const tinySide = 32;
 export const oddAspect = 2.5;
 
-function whereClause(filter: ImageFilter): { where: string; params: unknown[]; joins: string } {
+function whereClause(
+  filter: ImageFilter,
+  run: LatestRun | null = null,
+  needsPredictions = false,
+): { where: string; params: unknown[]; joins: string } {
   // Only the joins the filter needs: counting and sorting 100,000 ids stays cheap without them.
   const needed: string[] = [];
+  const predictionParams: unknown[] = [];
+  if (filter.predicted !== undefined || needsPredictions) {
+    if (!run) throw new LoupeError('CONFLICT', 'Train a model first: predictions, losses and confidences come from a run.');
+    needed.push('JOIN predictions p ON p.image_id = i.id AND p.run_id = ?');
+    predictionParams.push(run.id);
+  }
   if (filter.className !== undefined) {
     needed.push('LEFT JOIN labels l ON l.image_id = i.id LEFT JOIN classes c ON c.id = l.class_id');
   }
@@ -86,7 +119,16 @@ function whereClause(filter: ImageFilter): { where: string; params: unknown[]; j
     parts.push("i.path LIKE ? ESCAPE '\\'");
     params.push(`%${filter.search.replace(/[\\%_]/g, (m) => `\\${m}`)}%`);
   }
-  return { where: `WHERE ${parts.join(' AND ')}`, params, joins: `FROM images i ${needed.join(' ')}` };
+  if (filter.predicted !== undefined) {
+    const index = run!.classes.indexOf(filter.predicted);
+    parts.push('p.predicted = ?');
+    params.push(index);
+  }
+  return {
+    where: `WHERE ${parts.join(' AND ')}`,
+    params: [...predictionParams, ...params],
+    joins: `FROM images i ${needed.join(' ')}`,
+  };
 }
 
 /** The sort key expression; 'random' takes the seed as a parameter. */
@@ -101,6 +143,10 @@ function sortKey(sort: ImageSort): string {
     case 'random':
       // A seeded permutation of ids: multiply by a large odd constant modulo 2^32.
       return '((i.id + ?) * 2654435761) % 4294967296';
+    case 'loss':
+      return '-coalesce(p.loss, 0)';
+    case 'confidence':
+      return 'p.probability';
     default:
       return assertNever(sort);
   }
@@ -122,26 +168,28 @@ export function imagePage(
   sort: ImageSort = 'id',
   seed = 0,
 ): ImagePage {
-  const { where, params, joins: filterJoins } = whereClause(filter);
+  const run = latestRun(db);
+  const { where, params, joins: filterJoins } = whereClause(filter, run, sort === 'loss' || sort === 'confidence');
   const total = (sql(db, `SELECT count(*) AS n ${filterJoins} ${where}`).get(...params) as { n: number }).n;
   // Sort and cut the page on ids alone, then fetch the page's rows with every join.
   const key = sortKey(sort);
   const keyParams = sort === 'random' ? [Math.abs(seed) % 1_000_003] : [];
   const rows = sql(
     db,
-    `SELECT ${summaryColumns}, page.k FROM (
+    `SELECT ${summaryColumns}, ${predictionColumns}, page.k FROM (
        SELECT i.id, ${key} AS k ${filterJoins} ${where} ORDER BY k, i.id LIMIT ? OFFSET ?
      ) page JOIN images i ON i.id = page.id
      LEFT JOIN labels l ON l.image_id = i.id LEFT JOIN classes c ON c.id = l.class_id
      LEFT JOIN splits s ON s.image_id = i.id
+     LEFT JOIN predictions p ON p.image_id = i.id AND p.run_id = ?
      ORDER BY page.k, i.id`,
-  ).all(...keyParams, ...params, limit, offset) as SummaryRow[];
-  return { total, offset, rows: rows.map(toSummary) };
+  ).all(...keyParams, ...params, limit, offset, run?.id ?? -1) as SummaryRow[];
+  return { total, offset, rows: rows.map((row) => toSummary(row, run)) };
 }
 
 /** Every id matching a filter, in id order ("select all"). */
 export function imageIds(db: Db, filter: ImageFilter): ImageId[] {
-  const { where, params, joins: filterJoins } = whereClause(filter);
+  const { where, params, joins: filterJoins } = whereClause(filter, filter.predicted !== undefined ? latestRun(db) : null);
   return (sql(db, `SELECT i.id ${filterJoins} ${where} ORDER BY i.id`).all(...params) as { id: ImageId }[]).map((r) => r.id);
 }
 
