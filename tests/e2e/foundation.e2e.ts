@@ -79,7 +79,8 @@ describe('serve mode', () => {
 
     const cell = page.getByTestId('gallery-cell').last();
     const id = await cell.getAttribute('data-id');
-    await cell.click();
+    // A click selects; a double click (or Space) opens the large view.
+    await cell.dblclick();
     const viewer = page.getByTestId('image-viewer');
     await viewer.waitFor();
     await expect.poll(() => page.getByTestId('image-viewer-path').textContent()).toMatch(/\.png$/);

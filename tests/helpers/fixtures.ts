@@ -26,14 +26,17 @@ export async function writeImage(
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const width = options.width ?? 32;
   const height = options.height ?? 24;
-  // A left-to-right gradient tinted by seed: distinct content hashes and a non-trivial dHash.
+  // A gradient tinted by seed under a seeded 4x4 block pattern: distinct content hashes and, unlike
+  // a bare gradient, a distinct perceptual hash per seed (so images are not "duplicates").
   const pixels = Buffer.alloc(width * height * 3);
+  const block = (bx: number, by: number) => ((Math.imul(seed + 1, 2654435761) ^ Math.imul(bx * 31 + by + 7, 40503)) >>> 8) % 96;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const o = (y * width + x) * 3;
-      pixels[o] = (x * 8 + seed * 37) % 256;
-      pixels[o + 1] = (y * 8 + seed * 11) % 256;
-      pixels[o + 2] = (seed * 53) % 256;
+      const b = block(x >> 2, y >> 2);
+      pixels[o] = (x * 4 + seed * 37 + b) % 256;
+      pixels[o + 1] = (y * 4 + seed * 11 + b) % 256;
+      pixels[o + 2] = (seed * 53 + b) % 256;
     }
   }
   const image = sharp(pixels, { raw: { width, height, channels: 3 } });
