@@ -19,19 +19,21 @@ export interface GalleryFilter {
   reviewed: '' | 'yes' | 'no';
   issue: ImageIssue | '';
   search: string;
+  /** Class the latest run predicted ('' means any). */
+  predicted: string;
   sort: ImageSort;
   seed: number;
 }
 
 /** The filter a fresh gallery shows. */
 export function defaultFilter(): GalleryFilter {
-  return { className: '', split: '', status: 'active', reviewed: '', issue: '', search: '', sort: 'id', seed: 1 };
+  return { className: '', split: '', status: 'active', reviewed: '', issue: '', search: '', predicted: '', sort: 'id', seed: 1 };
 }
 
 const oneOf = <T extends string>(list: readonly T[], value: string | null): T | undefined =>
   (list as readonly string[]).includes(value ?? '') ? (value as T) : undefined;
 
-/** The filter from URL parameters (`class`, `split`, `status`, `reviewed`, `issue`, `q`, `sort`, `seed`). */
+/** The filter from URL parameters (`class`, `split`, `status`, `reviewed`, `issue`, `q`, `predicted`, `sort`, `seed`). */
 export function filterFromParams(params: URLSearchParams): GalleryFilter {
   const filter = defaultFilter();
   filter.className = params.get('class') ?? '';
@@ -40,6 +42,7 @@ export function filterFromParams(params: URLSearchParams): GalleryFilter {
   filter.reviewed = oneOf(['yes', 'no'] as const, params.get('reviewed')) ?? '';
   filter.issue = oneOf(imageIssues, params.get('issue')) ?? '';
   filter.search = params.get('q') ?? '';
+  filter.predicted = params.get('predicted') ?? '';
   filter.sort = oneOf(imageSorts, params.get('sort')) ?? 'id';
   const seed = Number(params.get('seed'));
   filter.seed = Number.isInteger(seed) && params.has('seed') ? seed : 1;
@@ -56,6 +59,7 @@ export function filterToParams(filter: GalleryFilter): URLSearchParams {
   if (filter.reviewed) params.set('reviewed', filter.reviewed);
   if (filter.issue) params.set('issue', filter.issue);
   if (filter.search.trim()) params.set('q', filter.search.trim());
+  if (filter.predicted) params.set('predicted', filter.predicted);
   if (filter.sort !== 'id') params.set('sort', filter.sort);
   if (filter.sort === 'random') params.set('seed', String(filter.seed));
   return params;
@@ -95,6 +99,7 @@ export class GalleryState {
     if (this.filter.issue) filter.issue = this.filter.issue;
     const search = this.filter.search.trim();
     if (search) filter.search = search;
+    if (this.filter.predicted) filter.predicted = this.filter.predicted;
     return filter;
   }
 
