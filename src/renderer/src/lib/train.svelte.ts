@@ -1,0 +1,240 @@
+/**
+ * Training state the top bar, the Train, Runs and Review views share: the runs of the open project,
+ * the run being trained (its job and its live curve), the Train view's form, and the review queue.
+ */
+import { getContext, setContext, untrack } from 'svelte';
+import type { BackboneInfo, BackendReport, CurvePoint, RunComparison, RunDetail, RunSummary, TrainConfigInput } from '../../../shared/train';
+import type { JobId } from '../../../shared/types';
+import type { AppState } from './app.svelte.js';
+import { ReviewState } from './review.svelte.js';
+
+/** The Train view's form: the fields a person sets (the rest keep their defaults). */
+export interface TrainForm {
+  backbone: string;
+  folds: number;
+  views: number;
+  head: 'softmax' | 'mlp';
+  hidden: number;
+  learningRate: number;
+  epochs: number;
+  seed: number;
+}
+
+/** The schema's defaults, shown in the form before the first run. */
+export const defaultTrainForm: TrainForm = {
+  backbone: 'default',
+  folds: 5,
+  views: 4,
+  head: 'softmax',
+  hidden: 256,
+  learningRate: 3e-3,
+  epochs: 60,
+  seed: 42,
+};
+
+/** Holds the runs and the training job, kept in step with `runs:changed`, `train:curve` and `jobs:update`. */
+export class TrainState {
+  readonly app: AppState;
+  readonly review: ReviewState;
+
+  runs = $state.raw<RunSummary[]>([]);
+  backbones = $state.raw<BackboneInfo[]>([]);
+  /** The backend the training process loaded, from `train:backbones`. */
+  backend = $state.raw<BackendReport | null>(null);
+  /** The run the Train view shows; null follows the newest. */
+  pickedRunId = $state<number | null>(null);
+  /** The shown run with its curves, fetched when it changes state. */
+  detail = $state.raw<RunDetail | null>(null);
+  /** Curve points streamed for the run being trained. */
+  liveRunId = $state<number | null>(null);
+  liveCurve = $state.raw<CurvePoint[]>([]);
+  /** The training job this UI started or heard of. */
+  jobId = $state<JobId | null>(null);
+  isStarting = $state(false);
+  form = $state<TrainForm>({ ...defaultTrainForm });
+  comparison = $state.raw<RunComparison | null>(null);
+  /** Bumped each time a run stops (done, failed, cancelled): review queues refetch. */
+  runsRevision = $state(0);
+
+  readonly job = $derived.by(() => (this.jobId ? (this.app.jobs[this.jobId] ?? null) : null));
+  readonly isTraining = $derived(this.isStarting || (this.jobId !== null && (!this.job || this.job.state === 'running' || this.job.state === 'queued')));
+  readonly shownRunId = $derived(this.pickedRunId ?? this.runs[0]?.id ?? null);
+  readonly shownRun = $derived(this.runs.find((run) => run.id === this.shownRunId) ?? null);
+  /** The shown run's curve: live while it trains, stored once it stopped. */
+  readonly curve = $derived.by(() => {
+    if (this.shownRunId !== null && this.shownRunId === this.liveRunId && (this.shownRun?.status === 'running' || !this.detail?.curves.length)) {
+      return this.liveCurve;
+    }
+    return this.detail?.id === this.shownRunId ? this.detail.curves : [];
+  });
+
+  private readonly unsubscribers: Array<() => void> = [];
+  private disposeEffects: (() => void) | null = null;
+  private detailRequest = 0;
+
+  constructor(app: AppState) {
+    this.app = app;
+    this.review = new ReviewState(app);
+  }
+
+  /** Subscribes to the training events, and reloads the runs whenever a project opens. */
+  start(): void {
+    this.unsubscribers.push(
+      this.app.api.on('train:curve', ({ runId, points }) => {
+        if (runId !== this.liveRunId) {
+          this.liveRunId = runId;
+          this.liveCurve = [];
+        }
+        this.liveCurve = [...this.liveCurve, ...points];
+      }),
+      this.app.api.on('runs:changed', ({ runId, status }) => {
+        if (status === 'running') {
+          if (this.liveRunId !== runId) {
+            this.liveRunId = runId;
+            this.liveCurve = [];
+          }
+        } else {
+          this.runsRevision += 1;
+        }
+        // The Train view refetches the shown run's detail when its status changes.
+        void this.refreshRuns();
+      }),
+      this.app.api.on('jobs:update', (job) => {
+        if (job.kind === 'train' && (job.state === 'running' || job.state === 'queued') && this.jobId !== job.id) this.jobId = job.id;
+      }),
+    );
+    this.disposeEffects = $effect.root(() => {
+      $effect(() => {
+        const file = this.app.project?.file ?? null;
+        untrack(() => this.onProject(file));
+      });
+    });
+  }
+
+  stop(): void {
+    for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
+    this.disposeEffects?.();
+    this.disposeEffects = null;
+  }
+
+  /** Reloads the runs list. */
+  async refreshRuns(): Promise<void> {
+    if (!this.app.project) return;
+    try {
+      this.runs = await this.app.api.call('runs:list', {});
+    } catch (error) {
+      this.app.toastError(error);
+    }
+  }
+
+  /** Loads the backbones Loupe knows and the backend report (starts the training process if needed). */
+  async loadBackbones(): Promise<void> {
+    try {
+      const answer = await this.app.api.call('train:backbones', {});
+      this.backbones = answer.backbones;
+      this.backend = answer.backend;
+    } catch (error) {
+      this.app.toastError(error);
+    }
+  }
+
+  /** Fetches a run with its curves. */
+  async loadDetail(id: number | null): Promise<void> {
+    const request = ++this.detailRequest;
+    if (id === null) {
+      this.detail = null;
+      return;
+    }
+    try {
+      const detail = await this.app.api.call('runs:get', { id });
+      if (request === this.detailRequest) this.detail = detail;
+    } catch (error) {
+      if (request === this.detailRequest) this.app.toastError(error);
+    }
+  }
+
+  /** Starts a run with the form's config. */
+  async startWithForm(): Promise<void> {
+    const { hidden, head, ...rest } = this.form;
+    const config: TrainConfigInput = { mode: 'quick', ...rest, head, ...(head === 'mlp' ? { hidden } : {}) };
+    await this.launch(() => this.app.api.call('train:start', { config }));
+  }
+
+  /** Reruns the last run's config on the current data (the defaults when there is no run yet). */
+  async retrain(): Promise<void> {
+    await this.launch(() => (this.runs.length === 0 ? this.app.api.call('train:start', { config: {} }) : this.app.api.call('train:retrain', {})));
+  }
+
+  /** Cancels the training job; its update says when it stopped. */
+  async cancel(): Promise<void> {
+    if (this.jobId) await this.app.cancelJob(this.jobId);
+  }
+
+  /** Compares two runs (a: the older). */
+  async compare(a: number, b: number): Promise<void> {
+    try {
+      this.comparison = await this.app.api.call('runs:compare', { a: Math.min(a, b), b: Math.max(a, b) });
+    } catch (error) {
+      this.app.toastError(error);
+    }
+  }
+
+  /** Shows one run in the Train view. */
+  openRun(id: number): void {
+    this.pickedRunId = id;
+    this.app.view = 'train';
+  }
+
+  /** Opens the images of one confusion cell in the Review view. */
+  openCell(given: string, predicted: string): void {
+    // Pinned to a run only when one was picked; else the queue follows the latest run through retrains.
+    this.review.select({ kind: 'cell', given, predicted, runId: this.pickedRunId ?? undefined });
+    this.app.view = 'review';
+  }
+
+  private async launch(start: () => Promise<{ jobId: JobId; runId: number }>): Promise<void> {
+    if (this.isTraining) return;
+    this.isStarting = true;
+    try {
+      const { jobId, runId } = await start();
+      this.jobId = jobId;
+      if (this.liveRunId !== runId) {
+        this.liveRunId = runId;
+        this.liveCurve = [];
+      }
+      this.pickedRunId = null;
+      await this.refreshRuns();
+    } catch (error) {
+      this.app.toastError(error);
+    } finally {
+      this.isStarting = false;
+    }
+  }
+
+  private onProject(file: string | null): void {
+    this.runs = [];
+    this.detail = null;
+    this.pickedRunId = null;
+    this.liveRunId = null;
+    this.liveCurve = [];
+    this.comparison = null;
+    this.review.reset();
+    const running = Object.values(this.app.jobs).find((job) => job.kind === 'train' && (job.state === 'running' || job.state === 'queued'));
+    this.jobId = running?.id ?? null;
+    if (file) void this.refreshRuns();
+  }
+}
+
+const key = Symbol('loupe.train');
+
+/** Called once by the root component. */
+export function provideTrain(train: TrainState): void {
+  setContext(key, train);
+}
+
+/** The training state, from any component under the root. */
+export function useTrain(): TrainState {
+  const train = getContext<TrainState | undefined>(key);
+  if (!train) throw new Error('useTrain() called outside the app');
+  return train;
+}
