@@ -63,13 +63,25 @@ describe('train and review', () => {
     expect(counts).toHaveLength(9);
     expect(counts.reduce((a, b) => a + b, 0)).toBe(96);
 
-    // A confusion cell opens its images in the Review view.
+    // A confusion cell opens its images in the Gallery, filtered to that (given, predicted) pair...
     const cells = await page.getByTestId('confusion-cell').evaluateAll((els) =>
       els.map((e) => ({ given: e.getAttribute('data-given')!, predicted: e.getAttribute('data-predicted')!, count: Number(e.getAttribute('data-count')) })),
     );
     const cell = cells.find((c) => c.given !== c.predicted && c.count > 0)!;
     expect(cell).toBeDefined();
-    await page.locator(`[data-testid="confusion-cell"][data-given="${cell.given}"][data-predicted="${cell.predicted}"]`).click();
+    const cellButton = page.locator(`[data-testid="confusion-cell"][data-given="${cell.given}"][data-predicted="${cell.predicted}"]`);
+    await cellButton.click();
+    await poll(async () => Number(await page.getByTestId('gallery-count').getAttribute('data-total'))).toBe(cell.count);
+    await poll(() => page.getByTestId('gallery-cell').count()).toBe(cell.count);
+    for (const galleryCell of await page.getByTestId('gallery-cell').all()) {
+      expect(await galleryCell.getAttribute('data-label')).toBe(cell.given);
+      expect(await galleryCell.getByTestId('cell-prediction').textContent()).toContain(cell.predicted);
+    }
+    expect(await page.getByTestId('filter-predicted').inputValue()).toBe(cell.predicted);
+
+    // ...and, shift-clicked, as a Review queue.
+    await page.getByTestId('nav-train').click();
+    await cellButton.click({ modifiers: ['Shift'] });
     await poll(() => page.getByTestId('review-queue-select').inputValue()).toBe('cell');
     await poll(() => page.getByTestId('review-item').count()).toBe(cell.count);
     for (const item of await page.getByTestId('review-item').all()) {

@@ -6,7 +6,9 @@ import { getContext, setContext, untrack } from 'svelte';
 import type { BackboneInfo, BackendReport, CurvePoint, RunComparison, RunDetail, RunSummary, TrainConfigInput } from '../../../shared/train';
 import type { JobId } from '../../../shared/types';
 import type { AppState } from './app.svelte.js';
+import { defaultFilter, filterToParams } from './gallery.svelte.js';
 import { ReviewState } from './review.svelte.js';
+import { writeRoute } from './route';
 
 /** The Train view's form: the fields a person sets (the rest keep their defaults). */
 export interface TrainForm {
@@ -183,6 +185,18 @@ export class TrainState {
   openRun(id: number): void {
     this.pickedRunId = id;
     this.app.view = 'train';
+  }
+
+  /** True when the Train view shows the latest finished run (the one the Gallery's predictions come from). */
+  get isLatestRunShown(): boolean {
+    const latest = this.runs.find((r) => r.status === 'done');
+    return latest !== undefined && this.shownRunId === latest.id;
+  }
+
+  /** Opens the images of one confusion cell in the Gallery: given class, predicted class. */
+  openCellInGallery(given: string, predicted: string): void {
+    writeRoute('gallery', filterToParams({ ...defaultFilter(), className: given, predicted }));
+    this.app.view = 'gallery';
   }
 
   /** Opens the images of one confusion cell in the Review view. */
