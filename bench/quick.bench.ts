@@ -6,7 +6,7 @@
  *
  * No pretrained backbone can be downloaded here: the run uses the image baseline (LOUPE_OFFLINE=1),
  * and the ONNX/TF.js comparison uses a small CNN built by code (random weights).
- * Options: --views K (augmented views per train image; default 0 here, the app's default is 4).
+ * Options: --views K (augmented views per train image; default 4, the app's default).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -26,7 +26,7 @@ import { fashionClasses, fashionMnistFolders } from './fashionMnist';
 /** Runs the bench. */
 export async function quickBench(args: string[]): Promise<void> {
   const viewsArg = args.indexOf('--views');
-  const views = viewsArg >= 0 ? Number(args[viewsArg + 1]) : 0;
+  const views = viewsArg >= 0 ? Number(args[viewsArg + 1]) : 4;
   process.env.LOUPE_OFFLINE = '1';
   const { dir } = await fashionMnistFolders(6000, 1000);
   const project = path.join(benchDir, 'fashion-quick.loupe');

@@ -24,6 +24,12 @@ export interface HeadOptions {
   batchSize: number;
   patience: number;
   seed: number;
+  /**
+   * Rows drawn (at random, afresh) per epoch; all rows when unset. With K augmented views per image
+   * the training set is (1 + K) times larger: an epoch of one original set's size keeps the cost of
+   * an epoch, and of early stopping's checks, where it was, while every view still gets drawn.
+   */
+  samplesPerEpoch?: number;
 }
 
 /** Callbacks of one training: they observe; none reaches into another. */
@@ -99,10 +105,11 @@ export async function trainHead(
       shuffle(order, random);
       let epochLoss = 0;
       let batches = 0;
-      for (let start = 0; start < order.length; start += options.batchSize) {
+      const epochRows = Math.min(order.length, options.samplesPerEpoch ?? order.length);
+      for (let start = 0; start < epochRows; start += options.batchSize) {
         if (callbacks.isCancelled?.()) throw new HeadCancelled();
         // Batches are copied in JS: cheaper than a gather kernel on the wasm backend.
-        const rows = order.slice(start, start + options.batchSize);
+        const rows = order.slice(start, Math.min(epochRows, start + options.batchSize));
         const batchX = new Float32Array(rows.length * x.dim);
         const batchY = new Float32Array(rows.length * k);
         rows.forEach((r, i) => {

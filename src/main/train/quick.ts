@@ -70,7 +70,7 @@ export async function runQuick(tf: typeof Tf, task: QuickTask, callbacks: QuickC
     const training = pool.filter((_, p) => assignment[p] !== f);
     const heldOut = pool.filter((_, p) => assignment[p] === f);
     const { fit, stop } = carveEarlyStop(training, config.seed + f + 1);
-    const head = await trainHead(tf, ...withViews(task, fit, viewsOf), { x: takeRows(task.x, stop), y: stop.map((i) => given[i]!) }, { ...headOptions, seed: config.seed + f }, curveCallbacks(phase, callbacks));
+    const head = await trainHead(tf, ...withViews(task, fit, viewsOf), { x: takeRows(task.x, stop), y: stop.map((i) => given[i]!) }, { ...headOptions, seed: config.seed + f, samplesPerEpoch: fit.length }, curveCallbacks(phase, callbacks));
     callbacks.onFit?.(phase, [...fit, ...stop], heldOut);
     const predicted = head.predict(takeRows(task.x, heldOut));
     head.dispose();
@@ -89,7 +89,7 @@ export async function runQuick(tf: typeof Tf, task: QuickTask, callbacks: QuickC
     else if (split[i] === splitCode.valid) validRows.push(i);
   }
   const { fit, stop } = validRows.length > 0 ? { fit: trainRows, stop: validRows } : carveEarlyStop(trainRows, config.seed + 1000);
-  const final = await trainHead(tf, ...withViews(task, fit, viewsOf), { x: takeRows(task.x, stop), y: stop.map((i) => given[i]!) }, { ...headOptions, seed: config.seed + 1000 }, curveCallbacks('final', callbacks));
+  const final = await trainHead(tf, ...withViews(task, fit, viewsOf), { x: takeRows(task.x, stop), y: stop.map((i) => given[i]!) }, { ...headOptions, seed: config.seed + 1000, samplesPerEpoch: fit.length }, curveCallbacks('final', callbacks));
   const rest: number[] = [];
   for (let i = 0; i < n; i++) if (fold[i] === -1) rest.push(i);
   callbacks.onFit?.('final', [...fit, ...stop], rest);
