@@ -25,11 +25,10 @@ export interface HeadOptions {
   patience: number;
   seed: number;
   /**
-   * Rows drawn (at random, afresh) per epoch; all rows when unset. With K augmented views per image
-   * the training set is (1 + K) times larger: an epoch of one original set's size keeps the cost of
-   * an epoch, and of early stopping's checks, where it was, while every view still gets drawn.
+   * Rows that are views of one image: each epoch takes one of each group, drawn afresh (the image
+   * itself or one of its augmented views), as on-the-fly augmentation does. Unset: every row, every epoch.
    */
-  samplesPerEpoch?: number;
+  viewGroups?: readonly (readonly number[])[];
 }
 
 /** Callbacks of one training: they observe; none reaches into another. */
@@ -98,18 +97,19 @@ export async function trainHead(
   let sinceBest = 0;
   let step = 0;
   let epochsRun = 0;
-  const order = Array.from({ length: x.rows }, (_, i) => i);
+  const groups = options.viewGroups;
+  let order = Array.from({ length: groups ? groups.length : x.rows }, (_, i) => i);
   try {
     for (let epoch = 1; epoch <= options.epochs; epoch++) {
       epochsRun = epoch;
+      if (groups) order = groups.map((views) => views[Math.floor(random() * views.length)]!);
       shuffle(order, random);
       let epochLoss = 0;
       let batches = 0;
-      const epochRows = Math.min(order.length, options.samplesPerEpoch ?? order.length);
-      for (let start = 0; start < epochRows; start += options.batchSize) {
+      for (let start = 0; start < order.length; start += options.batchSize) {
         if (callbacks.isCancelled?.()) throw new HeadCancelled();
         // Batches are copied in JS: cheaper than a gather kernel on the wasm backend.
-        const rows = order.slice(start, Math.min(epochRows, start + options.batchSize));
+        const rows = order.slice(start, start + options.batchSize);
         const batchX = new Float32Array(rows.length * x.dim);
         const batchY = new Float32Array(rows.length * k);
         rows.forEach((r, i) => {

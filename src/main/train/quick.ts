@@ -70,7 +70,8 @@ export async function runQuick(tf: typeof Tf, task: QuickTask, callbacks: QuickC
     const training = pool.filter((_, p) => assignment[p] !== f);
     const heldOut = pool.filter((_, p) => assignment[p] === f);
     const { fit, stop } = carveEarlyStop(training, config.seed + f + 1);
-    const head = await trainHead(tf, ...withViews(task, fit, viewsOf), { x: takeRows(task.x, stop), y: stop.map((i) => given[i]!) }, { ...headOptions, seed: config.seed + f, samplesPerEpoch: fit.length }, curveCallbacks(phase, callbacks));
+    const fitted = withViews(task, fit, viewsOf);
+    const head = await trainHead(tf, fitted.x, fitted.y, { x: takeRows(task.x, stop), y: stop.map((i) => given[i]!) }, { ...headOptions, seed: config.seed + f, viewGroups: fitted.groups }, curveCallbacks(phase, callbacks));
     callbacks.onFit?.(phase, [...fit, ...stop], heldOut);
     const predicted = head.predict(takeRows(task.x, heldOut));
     head.dispose();
@@ -89,7 +90,8 @@ export async function runQuick(tf: typeof Tf, task: QuickTask, callbacks: QuickC
     else if (split[i] === splitCode.valid) validRows.push(i);
   }
   const { fit, stop } = validRows.length > 0 ? { fit: trainRows, stop: validRows } : carveEarlyStop(trainRows, config.seed + 1000);
-  const final = await trainHead(tf, ...withViews(task, fit, viewsOf), { x: takeRows(task.x, stop), y: stop.map((i) => given[i]!) }, { ...headOptions, seed: config.seed + 1000, samplesPerEpoch: fit.length }, curveCallbacks('final', callbacks));
+  const finalFit = withViews(task, fit, viewsOf);
+  const final = await trainHead(tf, finalFit.x, finalFit.y, { x: takeRows(task.x, stop), y: stop.map((i) => given[i]!) }, { ...headOptions, seed: config.seed + 1000, viewGroups: finalFit.groups }, curveCallbacks('final', callbacks));
   const rest: number[] = [];
   for (let i = 0; i < n; i++) if (fold[i] === -1) rest.push(i);
   callbacks.onFit?.('final', [...fit, ...stop], rest);
@@ -136,23 +138,34 @@ function groupViews(owner: Int32Array): Map<number, number[]> {
   return map;
 }
 
-/** Training rows: the images' own rows plus their augmented views. */
-function withViews(task: QuickTask, rows: readonly number[], viewsOf: Map<number, number[]>): [Matrix, number[]] {
+/**
+ * Training rows: the images' own rows plus their augmented views, and per image the rows that are
+ * its views (null without views), so that each epoch sees every image once, in one of its views.
+ */
+function withViews(
+  task: QuickTask,
+  rows: readonly number[],
+  viewsOf: Map<number, number[]>,
+): { x: Matrix; y: number[]; groups: number[][] | undefined } {
   const viewRows: number[] = [];
   const viewLabels: number[] = [];
-  for (const image of rows) {
+  const groups = rows.map((image, r) => {
+    const group = [r];
     for (const v of viewsOf.get(image) ?? []) {
+      group.push(rows.length + viewRows.length);
       viewRows.push(v);
       viewLabels.push(task.given[image]!);
     }
-  }
+    return group;
+  });
   const base = takeRows(task.x, rows);
-  if (viewRows.length === 0) return [base, rows.map((i) => task.given[i]!)];
+  const y = rows.map((i) => task.given[i]!);
+  if (viewRows.length === 0) return { x: base, y, groups: undefined };
   const extra = takeRows(task.views.x, viewRows);
   const data = new Float32Array(base.data.length + extra.data.length);
   data.set(base.data);
   data.set(extra.data, base.data.length);
-  return [{ data, rows: base.rows + extra.rows, dim: base.dim }, [...rows.map((i) => task.given[i]!), ...viewLabels]];
+  return { x: { data, rows: base.rows + extra.rows, dim: base.dim }, y: [...y, ...viewLabels], groups };
 }
 
 function curveCallbacks(phase: string, callbacks: QuickCallbacks): HeadCallbacks {
