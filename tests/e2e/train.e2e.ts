@@ -4,9 +4,12 @@
  * the fixed image gone from the queue; the label change is checked through the CLI's JSON.
  */
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tinyCnn, tinyCnnOnnx } from '../../src/main/model/tinyOnnx';
 import type { DatasetStats } from '../../src/shared/types';
 import { writePlantedDataset } from '../unit/train/plantedDataset';
 import { launchBrowser, openApp, serve, type ServedApp } from './app';
@@ -30,6 +33,8 @@ const runStatus = () => page.getByTestId('run-status').textContent();
 beforeAll(async () => {
   // No download, no native tfjs: the image baseline on the wasm backend, as on a fresh offline machine.
   process.env.LOUPE_OFFLINE = '1';
+  // Imported models go to a cache of the test's own, never the user's.
+  process.env.LOUPE_CACHE_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'loupe-e2e-cache-'));
   browser = await launchBrowser();
   app = await serve();
   const source = path.join(app.dir, 'colours');
@@ -50,6 +55,18 @@ afterAll(async () => {
 });
 
 describe('train and review', () => {
+  it('imports an ONNX model file as a backbone and selects it', async () => {
+    const file = path.join(app.dir, 'tiny.onnx');
+    fs.writeFileSync(file, tinyCnnOnnx(tinyCnn(32, 4, 8)));
+    await page.getByTestId('nav-train').click();
+    await page.getByTestId('backbone-file').fill(file);
+    await page.getByTestId('backbone-import').click();
+    await poll(() => page.getByTestId('train-backbone').inputValue()).toBe('tiny');
+    expect(await page.locator('[data-testid="train-backbone"] option').allTextContents()).toContain('tiny');
+    // Back to the image baseline for the runs below.
+    await page.getByTestId('train-backbone').selectOption('default');
+  });
+
   it('retrains with one click, streams the loss, finds planted label errors, fixes one and retrains', async () => {
     await page.getByTestId('nav-train').click();
     await page.getByTestId('retrain').click();

@@ -140,6 +140,19 @@ export class TrainState {
     }
   }
 
+  /** Imports an ONNX or TF.js model file as a backbone and selects it in the form. */
+  async importBackbone(file: string): Promise<boolean> {
+    try {
+      const imported = await this.app.api.call('train:importBackbone', { file });
+      await this.loadBackbones();
+      this.form.backbone = imported.name;
+      return true;
+    } catch (error) {
+      this.app.toastError(error);
+      return false;
+    }
+  }
+
   /** Fetches a run with its curves. */
   async loadDetail(id: number | null): Promise<void> {
     const request = ++this.detailRequest;
