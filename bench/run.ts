@@ -3,6 +3,7 @@
  * numbers and ratios to their peers measured in the same run; they assert nothing about time.
  */
 import { cliBench } from './cli.bench';
+import { galleryBench } from './gallery.bench';
 import { importBench } from './import.bench';
 import { storeBench } from './store.bench';
 import { augmentBench } from './augment.bench';
@@ -12,6 +13,7 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
   import: importBench,
   cli: cliBench,
   store: storeBench,
+  gallery: galleryBench,
   augment: augmentBench,
   quick: quickBench,
 };

@@ -13,18 +13,25 @@ import { benchDir } from './fixtures';
 const classCount = 20;
 const perClass = 5000;
 
-async function fixture(): Promise<Core> {
+/** The 100,000-image synthetic project (rows only), made once under .bench/; returns its file. */
+export async function storeFixture(): Promise<string> {
   const file = path.join(benchDir, 'store-100k.loupe');
+  if (fs.existsSync(file)) return file;
+  fs.mkdirSync(benchDir, { recursive: true });
   const core = new Core();
-  const exists = fs.existsSync(file);
   await core.call('project:open', { file, create: true });
-  if (!exists) {
-    const splits: SplitName[] = ['train', 'train', 'train', 'train', 'train', 'train', 'train', 'train', 'valid', 'test'];
-    addSyntheticImages(
-      core.requireProject().db,
-      Array.from({ length: classCount }, (_, c) => ({ name: `class_${c}`, count: perClass, split: (i: number) => splits[i % 10]! })),
-    );
-  }
+  const splits: SplitName[] = ['train', 'train', 'train', 'train', 'train', 'train', 'train', 'train', 'valid', 'test'];
+  addSyntheticImages(
+    core.requireProject().db,
+    Array.from({ length: classCount }, (_, c) => ({ name: `class_${c}`, count: perClass, split: (i: number) => splits[i % 10]! })),
+  );
+  await core.shutdown();
+  return file;
+}
+
+async function fixture(): Promise<Core> {
+  const core = new Core();
+  await core.call('project:open', { file: await storeFixture() });
   return core;
 }
 
