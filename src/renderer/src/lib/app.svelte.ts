@@ -19,6 +19,7 @@ export interface Toast {
 
 const statsThrottleMs = 400;
 const toastLifetimeMs = 6000;
+const maxToasts = 3;
 
 /** Holds what the whole UI shares and keeps it in step with the core's events. */
 export class AppState {
@@ -152,9 +153,11 @@ export class AppState {
     this.toast('error', errorMessage(error));
   }
 
+  /** Shows a toast; only the newest few stay, so a burst of edits never covers the view. */
   toast(kind: Toast['kind'], message: string): void {
     const id = this.nextToastId++;
     this.toasts.push({ id, kind, message });
+    if (this.toasts.length > maxToasts) this.toasts.splice(0, this.toasts.length - maxToasts);
     setTimeout(() => this.dismissToast(id), toastLifetimeMs);
   }
 
