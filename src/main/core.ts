@@ -74,8 +74,9 @@ export class Core implements CoreServices {
 
   /** Validates and runs one request; throws LoupeError. */
   async call<N extends RequestName>(name: N, input: unknown): Promise<RequestOutput<N>> {
-    const schema = requestSchemas[name] as z.ZodType | undefined;
-    if (!schema) throw new LoupeError('VALIDATION', `Unknown request ${String(name)}.`);
+    // Own keys only: a name like "toString" or "__proto__" is not a request.
+    if (!Object.hasOwn(requestSchemas, name)) throw new LoupeError('VALIDATION', `Unknown request ${String(name)}.`);
+    const schema = requestSchemas[name] as z.ZodType;
     const parsed = schema.safeParse(input ?? {});
     if (!parsed.success) {
       const issue = parsed.error.issues[0];

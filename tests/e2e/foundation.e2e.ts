@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
+import { WebSocket } from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { writeClassFolders } from '../helpers/fixtures';
 import { launchBrowser, openApp, serve, type ServedApp } from './app';
@@ -31,6 +32,35 @@ describe('serve mode', () => {
     const good = await fetch(app.url);
     expect(good.status).toBe(200);
     expect(await good.text()).toContain('<div id="app"');
+  });
+
+  it('refuses a socket from another origin, and survives messages that are not requests', async () => {
+    app = await serve();
+    const socketUrl = `${app.origin.replace('http', 'ws')}/ws?token=${app.token}`;
+    const opened = (origin: string) =>
+      new Promise<boolean>((resolve) => {
+        const ws = new WebSocket(socketUrl, { origin });
+        ws.once('open', () => {
+          ws.close();
+          resolve(true);
+        });
+        ws.once('error', () => resolve(false));
+      });
+    expect(await opened('http://evil.example')).toBe(false);
+    expect(await opened(app.origin)).toBe(true);
+    const ws = new WebSocket(socketUrl, { origin: app.origin });
+    await new Promise((resolve) => ws.once('open', resolve));
+    for (const junk of ['null', '42', '"x"', '{"id":"1"}', 'not json', '{"id":1,"name":"toString","input":{}}']) ws.send(junk);
+    ws.send(JSON.stringify({ id: 7, name: 'project:current', input: {} }));
+    const reply = await new Promise<{ id: number; reply: { ok: boolean; value?: { name: string } } }>((resolve) =>
+      ws.on('message', (data) => {
+        const message = JSON.parse(String(data));
+        if (message.id === 7) resolve(message);
+      }),
+    );
+    expect(reply.reply.ok).toBe(true);
+    expect(reply.reply.value?.name).toBe('e2e');
+    ws.close();
   });
 
   it('imports a folder through the UI, shows counts, scrolls the gallery and opens an image', async () => {

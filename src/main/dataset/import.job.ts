@@ -184,6 +184,7 @@ function writeChunk(project: Project, source: string, chunk: Outcome[], summary:
   const { db } = project;
   db.transaction(() => {
     const changes: FieldChange[] = [];
+    const revived = new Set<number>();
     for (const outcome of chunk) {
       if (outcome.kind === 'unchanged') continue;
       const facts = outcome.kind === 'read' ? outcome.facts : null;
@@ -232,7 +233,10 @@ function writeChunk(project: Project, source: string, chunk: Outcome[], summary:
       changes.push({ imageId: id, field: 'status', value: status });
       if (scanned.label !== null) {
         const cls = ensureClass(db, scanned.label);
-        changes.push(...cls.revive, { imageId: id, field: 'class', value: String(cls.id) });
+        // A class new to this chunk is shown once, however many of its images the chunk holds.
+        if (!revived.has(cls.id)) changes.push(...cls.revive);
+        revived.add(cls.id);
+        changes.push({ imageId: id, field: 'class', value: String(cls.id) });
       }
       if (scanned.value !== null) changes.push({ imageId: id, field: 'value', value: String(scanned.value) });
       if (scanned.split !== null && status === 'active') changes.push({ imageId: id, field: 'split', value: scanned.split });

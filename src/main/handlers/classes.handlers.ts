@@ -1,5 +1,4 @@
 import type { ClassSummary } from '../../shared/curation';
-import { LoupeError } from '../../shared/errors';
 import type { SplitName } from '../../shared/types';
 import { ensureClass, planDelete, planMerge, planRename } from '../store/classes';
 import type { Db } from '../store/db';
@@ -39,14 +38,13 @@ export function classHandlers(core: CoreServices): AreaHandlers<'classes'> {
   return {
     'classes:list': () => classSummaries(db()),
     'classes:create': ({ name }) => {
-      const cls = db().transaction(() => {
-        const created = ensureClass(db(), name);
-        if (created.revive.length > 0) {
-          throw new LoupeError('CONFLICT', `"${created.name}" was merged or deleted; undo that, or relabel images into it.`);
-        }
-        return created;
-      })();
-      return classSummaries(db()).find((c) => c.id === cls.id)!;
+      let id = 0;
+      editBatch(core, 'create-class', `Created class ${name.trim()}`, () => {
+        const cls = ensureClass(db(), name);
+        id = cls.id;
+        return cls.revive;
+      });
+      return classSummaries(db()).find((c) => c.id === id)!;
     },
     'classes:rename': ({ from, to }) =>
       editBatch(core, 'rename', `Renamed class ${from.trim()} to ${to.trim()}`, () => planRename(db(), from, to)),

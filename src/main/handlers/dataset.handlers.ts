@@ -1,3 +1,4 @@
+import { LoupeError } from '../../shared/errors';
 import { exportDataset } from '../dataset/export';
 import { importSource } from '../dataset/import.job';
 import { datasetStats } from '../store/images';
@@ -9,6 +10,13 @@ export function datasetHandlers(core: CoreServices): AreaHandlers<'dataset'> {
     'dataset:stats': () => datasetStats(core.requireProject().db),
     'dataset:import': ({ source, kind }) => {
       const project = core.requireProject();
+      // Two imports would race on the same paths: one at a time.
+      const running = core.jobs.list().find((job) => job.kind === 'import' && job.state === 'running');
+      if (running) {
+        throw new LoupeError('CONFLICT', 'An import is already running; wait for it to finish or cancel it first.', {
+          jobId: running.id,
+        });
+      }
       const job = core.jobs.start('import', (ctx) =>
         importSource(
           project,

@@ -58,6 +58,7 @@ const imageTypes: Record<string, string> = {
 export async function startServer(options: ServeOptions): Promise<LoupeServer> {
   const { core, uiDir } = options;
   const token = options.token ?? randomBytes(24).toString('base64url');
+  let port = 0;
   const tokenBuffer = Buffer.from(token);
   const hasToken = (req: http.IncomingMessage, url: URL): boolean => {
     const offered =
@@ -132,7 +133,11 @@ export async function startServer(options: ServeOptions): Promise<LoupeServer> {
   const sockets = new WebSocketServer({ noServer: true });
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    if (url.pathname !== serveRoutes.socket || !hasToken(req, url)) {
+    // Only the page this server served may open the socket: another local origin that holds the
+    // cookie (a page on another 127.0.0.1 port is "same site") is refused.
+    const origin = req.headers.origin;
+    const isOwnOrigin = origin === undefined || origin === `http://127.0.0.1:${port}`;
+    if (url.pathname !== serveRoutes.socket || !hasToken(req, url) || !isOwnOrigin) {
       socket.write('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
       socket.destroy();
       return;
@@ -147,12 +152,9 @@ export async function startServer(options: ServeOptions): Promise<LoupeServer> {
     const unsubscribe = core.subscribe((event, payload) => send({ event, payload }));
     ws.on('close', unsubscribe);
     ws.on('message', (data) => {
-      let request: WsRequest;
-      try {
-        request = JSON.parse(String(data)) as WsRequest;
-      } catch {
-        return;
-      }
+      const request = parseRequest(String(data));
+      // Not a request at all: nothing to answer, and nothing that may reach the core.
+      if (!request) return;
       void core.request(request.name, request.input).then((reply) => send({ id: request.id, reply }));
     });
   };
@@ -161,7 +163,7 @@ export async function startServer(options: ServeOptions): Promise<LoupeServer> {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
-  const port = (server.address() as AddressInfo).port;
+  port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}/?${tokenParam}=${token}`,
     port,
@@ -186,6 +188,20 @@ function sendFile(res: http.ServerResponse, file: string, type: string): void {
     res.writeHead(200, { 'content-type': type, 'cache-control': 'private, max-age=60' });
     stream.pipe(res);
   });
+}
+
+/** A WebSocket message as a request, or null when it is not one. */
+function parseRequest(text: string): WsRequest | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  const { id, name, input } = value as Record<string, unknown>;
+  if (typeof id !== 'number' || typeof name !== 'string') return null;
+  return { id, name: name as WsRequest['name'], input };
 }
 
 function parseCookie(header: string): Record<string, string> {

@@ -3,6 +3,7 @@
  * per-image field changes; undo and redo append inverse batches, so the log only grows and the
  * dataset version (the last change id) names exactly one state of the dataset.
  */
+import { LoupeError } from '../../shared/errors';
 import type { ImageId } from '../../shared/types';
 import type { ChangeResult } from '../../shared/types';
 import type { Db } from './db';
@@ -68,7 +69,7 @@ export function recordBatch(
 ): { batchId: number | null; changed: number } {
   return db.transaction(() => {
     const effective: StoredChange[] = [];
-    for (const change of requested) {
+    for (const change of withNamesFreed(db, requested)) {
       const oldValue = readField(db, change);
       if (oldValue === change.value) continue;
       effective.push({
@@ -100,6 +101,30 @@ export function recordBatch(
     const images = new Set(effective.filter((c) => c.imageId !== null).map((c) => c.imageId)).size;
     return { batchId, changed: images > 0 ? images : effective.length };
   })();
+}
+
+/**
+ * Class names are unique, and a hidden class (merged away, deleted, or created by an edit that was
+ * undone) keeps its name. A rename onto such a name first renames the hidden class aside, in the
+ * same batch, so that undo, redo and revert never fail on it; a rename onto a visible class's name
+ * is refused.
+ */
+function withNamesFreed(db: Db, requested: readonly FieldChange[]): FieldChange[] {
+  const out: FieldChange[] = [];
+  for (const change of requested) {
+    if (change.field === 'class.name' && change.value !== null) {
+      const holder = sql(db, 'SELECT id, merged_into AS mergedInto, deleted FROM classes WHERE name = ? AND id <> ?').get(
+        change.value,
+        change.classId,
+      ) as { id: number; mergedInto: number | null; deleted: number } | undefined;
+      if (holder && holder.mergedInto === null && !holder.deleted) {
+        throw new LoupeError('CONFLICT', `A class "${change.value}" exists; rename or merge it first.`, { name: change.value });
+      }
+      if (holder) out.push({ classId: holder.id, field: 'class.name', value: `${change.value} (hidden #${holder.id})` });
+    }
+    out.push(change);
+  }
+  return out;
 }
 
 /** Reverts the latest edit that is not undone. */

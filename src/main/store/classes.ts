@@ -21,8 +21,9 @@ interface StoredClass extends ClassRow {
 }
 
 /**
- * The class called `name`, created when it does not exist yet. A hidden class of that name (merged
- * away or deleted) is brought back: the returned changes do that and belong in the caller's batch.
+ * The class called `name`, created when it does not exist yet. A new class is born hidden and a
+ * hidden one (merged away, deleted) stays hidden: the returned `revive` changes show it, and belong
+ * in the caller's batch, so that undoing that batch hides the class again.
  */
 export function ensureClass(db: Db, name: string): ClassRow & { revive: ClassChange[] } {
   const trimmed = name.trim();
@@ -36,8 +37,10 @@ export function ensureClass(db: Db, name: string): ClassRow & { revive: ClassCha
     if (existing.deleted) revive.push({ classId: existing.id, field: 'class.deleted', value: '0' });
     return { id: existing.id, name: existing.name, revive };
   }
-  const id = Number(sql(db, 'INSERT INTO classes (name, created_at) VALUES (?, ?)').run(trimmed, Date.now()).lastInsertRowid);
-  return { id, name: trimmed, revive: [] };
+  const id = Number(
+    sql(db, 'INSERT INTO classes (name, deleted, created_at) VALUES (?, 1, ?)').run(trimmed, Date.now()).lastInsertRowid,
+  );
+  return { id, name: trimmed, revive: [{ classId: id, field: 'class.deleted', value: '0' }] };
 }
 
 /** The visible class called `name`, or null. */
@@ -85,13 +88,7 @@ export function planRename(db: Db, from: string, to: string): ClassChange[] {
       to: target,
     });
   }
-  if (clash) {
-    // A hidden class holds the name; free it so the rename can take it (undo gives it back).
-    return [
-      { classId: clash.id, field: 'class.name', value: `${target} (hidden #${clash.id})` },
-      { classId: source.id, field: 'class.name', value: target },
-    ];
-  }
+  // A hidden class holding the name is renamed aside by the change log itself (recordBatch).
   return [{ classId: source.id, field: 'class.name', value: target }];
 }
 

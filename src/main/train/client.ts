@@ -114,6 +114,15 @@ export class TrainingProcess {
   private route(message: FromProcess): void {
     const p = this.pending.get(message.id);
     if (!p) return;
+    // A listener that throws (its project closed under it, say) fails its request, never the process.
+    try {
+      this.deliver(p, message);
+    } catch (error) {
+      p.reject(error);
+    }
+  }
+
+  private deliver(p: Pending, message: FromProcess): void {
     switch (message.type) {
       case 'progress':
         p.listeners.onProgress?.(message.step, message.current, message.total);

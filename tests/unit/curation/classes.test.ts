@@ -91,3 +91,33 @@ describe('classes', () => {
     await expect(core.call('classes:merge', { from: 'catt', into: 'dog' })).rejects.toThrow(/Unknown class "catt". Known classes: cat, dog, kitten/);
   });
 });
+
+describe('class names through undo and redo', () => {
+  it('a rename never jams undo when a class of the old name was created and undone since', async () => {
+    await core.call('classes:rename', { from: 'cat', to: 'feline' });
+    await core.call('images:relabel', { ids: [ids.get('dog')![0]! as ImageId], className: 'cat' });
+    expect(await names()).toEqual(['cat', 'dog', 'feline', 'kitten']);
+    await core.call('changes:undo', {});
+    // The new "cat" was born in the undone batch: it is hidden again.
+    expect(await names()).toEqual(['dog', 'feline', 'kitten']);
+    const undone = await core.call('changes:undo', {});
+    expect(undone.changed).toBeGreaterThan(0);
+    expect(await names()).toEqual(['cat', 'dog', 'kitten']);
+    expect(labels().get(ids.get('cat')![0]!)).toBe('cat');
+    await core.call('changes:redo', {});
+    expect(await names()).toEqual(['dog', 'feline', 'kitten']);
+  });
+
+  it('creating a class is an undoable edit', async () => {
+    await core.call('classes:create', { name: 'bird' });
+    expect(await names()).toContain('bird');
+    await core.call('changes:undo', {});
+    expect(await names()).not.toContain('bird');
+    await core.call('changes:redo', {});
+    expect(await names()).toContain('bird');
+  });
+
+  it('refuses to rename onto a visible class, with a clear message', async () => {
+    await expect(core.call('classes:rename', { from: 'cat', to: 'dog' })).rejects.toMatchObject({ code: 'CONFLICT' });
+  });
+});
