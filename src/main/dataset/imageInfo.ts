@@ -10,8 +10,9 @@ import { LoupeError } from '../../shared/errors';
 
 /** Longest side of a stored thumbnail. */
 export const thumbnailSize = 256;
-/** Images with more pixels than this are refused before decoding (decompression bombs). */
-export const defaultPixelLimit = 100_000_000;
+import { defaultPixelLimit } from '../util/limits';
+
+export { defaultPixelLimit };
 
 // One libvips thread per image: the import runs several images at once, which scales better.
 sharp.concurrency(1);

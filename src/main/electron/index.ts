@@ -23,12 +23,18 @@ function rendererUrl(): string {
   return process.env.ELECTRON_RENDERER_URL ?? pathToFileURL(path.join(__dirname, '../renderer/index.html')).href;
 }
 
-/** Only our own window's top frame may call the core. */
+/** Only our own window's top frame, showing our own page, may call the core. */
 function checkSender(event: IpcMainInvokeEvent): void {
-  const url = event.senderFrame?.url ?? '';
-  const expected = new URL(rendererUrl());
-  const actual = URL.canParse(url) ? new URL(url) : null;
-  if (!window || event.sender !== window.webContents || !actual || actual.origin !== expected.origin) {
+  const frame = event.senderFrame;
+  // file:// URLs all share the origin "null": compare the page itself, without query or hash.
+  const page = (url: string) => {
+    if (!URL.canParse(url)) return null;
+    const parsed = new URL(url);
+    parsed.hash = '';
+    parsed.search = '';
+    return parsed.href;
+  };
+  if (!window || event.sender !== window.webContents || !frame || frame !== window.webContents.mainFrame || page(frame.url) === null || page(frame.url) !== page(rendererUrl())) {
     throw new LoupeError('UNAUTHORIZED', 'This window may not call Loupe.');
   }
 }

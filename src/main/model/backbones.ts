@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { resolveInside, safeSegment } from '../util/paths';
 import { LoupeError } from '../../shared/errors';
 import type { BackboneInfo } from '../../shared/train';
 import { downloadFile, hashFile } from './download';
@@ -143,7 +144,9 @@ export async function importBackbone(file: string, name?: string): Promise<Backb
   if (finalName === 'default' || finalName === 'baseline') {
     throw new LoupeError('CONFLICT', `"${finalName}" is a built-in backbone name; choose another.`);
   }
-  const dir = path.join(cacheDir(), 'backbones', 'imported', finalName.replace(/[^\w.-]+/g, '_'));
+  const folder = safeSegment(finalName.replace(/[^\w.-]+/g, '_'));
+  if (/^\.+$/.test(folder)) throw new LoupeError('VALIDATION', `"${finalName}" cannot name a backbone; choose another name.`);
+  const dir = path.join(cacheDir(), 'backbones', 'imported', folder);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   const target = path.join(dir, path.basename(source));
@@ -151,7 +154,14 @@ export async function importBackbone(file: string, name?: string): Promise<Backb
   if (kind === 'tfjs') {
     const manifest = JSON.parse(fs.readFileSync(source, 'utf8')) as { weightsManifest?: Array<{ paths: string[] }> };
     for (const group of manifest.weightsManifest ?? []) {
-      for (const p of group.paths) fs.copyFileSync(path.join(path.dirname(source), p), path.join(dir, p));
+      for (const p of group.paths) {
+        // Weight files sit beside model.json: a path that climbs out of either folder is refused.
+        const from = resolveInside(path.dirname(source), p.split(path.sep).join('/'));
+        const to = resolveInside(dir, p.split(path.sep).join('/'));
+        if (!from || !to) throw new LoupeError('VALIDATION', `${source} names a weight file outside its folder: ${p}`);
+        fs.mkdirSync(path.dirname(to), { recursive: true });
+        fs.copyFileSync(from, to);
+      }
     }
   }
   const entry: RegistryEntry = { name: finalName, kind, file: target, sha256: await hashFile(target), inputSize: 224 };

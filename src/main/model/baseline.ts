@@ -8,6 +8,7 @@
  * 391 values in all. It separates shapes and colours reasonably; a pretrained backbone does better.
  */
 import sharp from 'sharp';
+import { defaultPixelLimit } from '../util/limits';
 
 /** Length of a baseline vector. */
 export const baselineDim = 256 + 6 + 128 + 1;
@@ -15,9 +16,14 @@ export const baselineDim = 256 + 6 + 128 + 1;
 /** An image as a file, its encoded bytes, or 8-bit RGB pixels (an augmented view). */
 export type ImageInput = string | Buffer | { data: Buffer; width: number; height: number };
 
-/** A sharp pipeline on any ImageInput. */
+/**
+ * A sharp pipeline on any ImageInput. Files are turned upright by their EXIF orientation, as the
+ * thumbnails and the augmented views are, and refused past import's pixel limit.
+ */
 export function sharpOf(input: ImageInput): sharp.Sharp {
-  if (typeof input === 'string' || Buffer.isBuffer(input)) return sharp(input, { failOn: 'none' });
+  if (typeof input === 'string' || Buffer.isBuffer(input)) {
+    return sharp(input, { failOn: 'none', limitInputPixels: defaultPixelLimit }).rotate();
+  }
   return sharp(input.data, { raw: { width: input.width, height: input.height, channels: 3 } });
 }
 

@@ -61,16 +61,22 @@ export async function runQuickJob(
     });
     if (resolved.note) ctx.log(resolved.note);
     const spec = resolved.spec;
-    const images = sql(
-      db,
-      `SELECT i.id, i.path, i.content_hash AS hash, c.name AS label, s.split
-         FROM images i
-         LEFT JOIN labels l ON l.image_id = i.id
-         LEFT JOIN classes c ON c.id = l.class_id
-         LEFT JOIN splits s ON s.image_id = i.id
-        WHERE i.status = 'active' AND i.content_hash IS NOT NULL
-        ORDER BY i.id`,
-    ).all() as ImageRow[];
+    // The labels, splits and the version they belong to, read together (a download may have taken
+    // minutes, with edits in between): the run records the version it really trained on.
+    const { images, version } = db.transaction(() => ({
+      images: sql(
+        db,
+        `SELECT i.id, i.path, i.content_hash AS hash, c.name AS label, s.split
+           FROM images i
+           LEFT JOIN labels l ON l.image_id = i.id
+           LEFT JOIN classes c ON c.id = l.class_id
+           LEFT JOIN splits s ON s.image_id = i.id
+          WHERE i.status = 'active' AND i.content_hash IS NOT NULL
+          ORDER BY i.id`,
+      ).all() as ImageRow[],
+      version: datasetVersion(db),
+    }))();
+    updateRun(db, runId, { datasetVersion: version });
     const classes = [...new Set(images.map((i) => i.label).filter((l): l is string => l !== null))].sort();
     if (classes.length < 2) throw new LoupeError('CONFLICT', 'Training needs at least two classes with labelled images.');
     const views = config.views;

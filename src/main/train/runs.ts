@@ -66,10 +66,12 @@ export function updateRun(
     metrics: RunMetrics;
     error: string;
     finishedAt: number;
+    datasetVersion: number;
   }>,
 ): void {
   const columns: Record<string, unknown> = {};
   if (fields.status) columns.status = fields.status;
+  if (fields.datasetVersion !== undefined) columns.dataset_version = fields.datasetVersion;
   if (fields.backend) columns.backend = JSON.stringify(fields.backend);
   if (fields.backbone) columns.backbone = JSON.stringify(fields.backbone);
   if (fields.views) columns.views = JSON.stringify(fields.views);

@@ -33,6 +33,8 @@ interface Pending {
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
   name: RequestName;
+  /** Sent on a socket: its reply is lost if that socket closes. Unsent calls wait for the next one. */
+  isSent: boolean;
 }
 
 /** Builds the api over a WebSocket to the serve-mode server that served this page. */
@@ -56,7 +58,10 @@ export function createWsApi(): LoupeApi {
   const flush = (): void => {
     while (socket && socket.readyState === WebSocket.OPEN && outbox.length > 0) {
       const request = outbox.shift();
-      if (request) socket.send(JSON.stringify(request));
+      if (!request) continue;
+      socket.send(JSON.stringify(request));
+      const waiting = pending.get(request.id);
+      if (waiting) waiting.isSent = true;
     }
   };
 
@@ -95,8 +100,9 @@ export function createWsApi(): LoupeApi {
     ws.addEventListener('close', () => {
       if (socket !== ws) return;
       socket = null;
-      // Replies to calls already sent will never come on a new socket.
+      // Replies to calls already sent will never come on a new socket; calls not sent yet go on the next.
       for (const [id, waiting] of pending) {
+        if (!waiting.isSent) continue;
         pending.delete(id);
         waiting.reject(new LoupeError('IO', `Lost the connection to Loupe during ${waiting.name}; reconnecting`));
       }
@@ -108,7 +114,7 @@ export function createWsApi(): LoupeApi {
   const call = <N extends RequestName>(name: N, input: unknown): Promise<RequestOutput<N>> =>
     new Promise<RequestOutput<N>>((resolve, reject) => {
       const id = nextId++;
-      pending.set(id, { resolve: resolve as (value: unknown) => void, reject, name });
+      pending.set(id, { resolve: resolve as (value: unknown) => void, reject, name, isSent: false });
       outbox.push({ id, name, input });
       flush();
     });
