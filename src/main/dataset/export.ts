@@ -32,8 +32,8 @@ export async function exportDataset(
   const root = project.root();
   if (!root) throw new LoupeError('CONFLICT', 'The project has no images yet; import some first.');
   const out = path.resolve(options.out);
-  await fs.mkdir(out, { recursive: true });
-  if ((await fs.readdir(out)).length > 0) {
+  const existing = await fs.readdir(out).catch(() => null);
+  if (existing && existing.length > 0) {
     throw new LoupeError('CONFLICT', `${out} is not empty; export into a new or empty folder.`, { out });
   }
   const rows = project.db
@@ -45,37 +45,71 @@ export async function exportDataset(
     )
     .all() as Row[];
   const version = datasetVersion(project.db);
-  if (options.format === 'csv') {
-    const isRegression = rows.some((r) => r.value !== null);
-    const lines = [isRegression ? 'path,value,split' : 'path,label,split'];
-    for (const row of rows) {
-      const absolute = resolveInside(root, row.path);
-      if (!absolute) continue;
-      const rel = path.relative(out, absolute).split(path.sep).join('/');
-      lines.push([rel, isRegression ? String(row.value ?? '') : (row.label ?? ''), row.split ?? ''].map(csvField).join(','));
-    }
-    await fs.writeFile(path.join(out, 'labels.csv'), lines.join('\n') + '\n');
-    await writeManifest(out, options, version, rows);
-    return { out, files: 1, version };
+  // Everything is written into a staging folder beside `out` and moved into place at the end:
+  // an export that fails half way leaves no half-written folder behind.
+  await fs.mkdir(path.dirname(out), { recursive: true });
+  const staging = await fs.mkdtemp(path.join(path.dirname(out), `.${path.basename(out)}.partial-`));
+  try {
+    const files = options.format === 'csv' ? await writeCsv(staging, out, root, rows) : await writeFolders(staging, root, rows, options);
+    await writeManifest(staging, options, version, rows);
+    if (existing) await fs.rmdir(out);
+    await fs.rename(staging, out);
+    return { out, files, version };
+  } catch (error) {
+    await fs.rm(staging, { recursive: true, force: true });
+    if (error instanceof LoupeError) throw error;
+    throw new LoupeError('IO', `Export to ${out} failed: ${(error as Error).message}`, { out });
   }
-  let files = 0;
-  const used = new Set<string>();
+}
+
+/** labels.csv, with paths relative to where it will finally live (`out`), so it imports again. */
+async function writeCsv(staging: string, out: string, root: string, rows: Row[]): Promise<number> {
+  const isRegression = rows.some((r) => r.value !== null);
+  const lines = [isRegression ? 'path,value,split' : 'path,label,split'];
   for (const row of rows) {
     const absolute = resolveInside(root, row.path);
     if (!absolute) continue;
-    const folder = path.join(out, row.split ?? 'unsplit', safeSegment(row.label ?? 'unlabeled'));
-    let name = path.basename(row.path);
-    // Two classes' folders may hold files with the same name; keep both.
-    if (used.has(path.join(folder, name))) name = `${row.id}_${name}`;
-    used.add(path.join(folder, name));
+    const rel = path.relative(out, absolute).split(path.sep).join('/');
+    lines.push([rel, isRegression ? String(row.value ?? '') : (row.label ?? ''), row.split ?? ''].map(csvField).join(','));
+  }
+  await fs.writeFile(path.join(staging, 'labels.csv'), lines.join('\n') + '\n');
+  return 1;
+}
+
+/** split/class/file copies (or hard links). Names that would collide, even by case alone, are told apart. */
+async function writeFolders(staging: string, root: string, rows: Row[], options: ExportOptions): Promise<number> {
+  const folderOf = distinctSegments([...new Set(rows.map((r) => r.label ?? 'unlabeled'))]);
+  const used = new Set<string>();
+  let files = 0;
+  for (const row of rows) {
+    const absolute = resolveInside(root, row.path);
+    if (!absolute) continue;
+    const folder = path.join(staging, row.split ?? 'unsplit', folderOf.get(row.label ?? 'unlabeled')!);
+    const base = path.basename(row.path);
+    let name = base;
+    for (let n = 0; used.has(path.join(folder, name).toLowerCase()); n++) name = n === 0 ? `${row.id}_${base}` : `${row.id}_${n}_${base}`;
+    used.add(path.join(folder, name).toLowerCase());
     await fs.mkdir(folder, { recursive: true });
     const target = path.join(folder, name);
     if (options.link === 'hardlink') await fs.link(absolute, target);
     else await fs.copyFile(absolute, target, fs.constants.COPYFILE_EXCL);
     files++;
   }
-  await writeManifest(out, options, version, rows);
-  return { out, files, version };
+  return files;
+}
+
+/** A folder name per class: safe on every file system, and distinct even where case does not count. */
+function distinctSegments(names: string[]): Map<string, string> {
+  const taken = new Set<string>();
+  const out = new Map<string, string>();
+  for (const name of [...names].sort()) {
+    const base = safeSegment(name);
+    let segment = base;
+    for (let n = 2; taken.has(segment.toLowerCase()); n++) segment = `${base}_${n}`;
+    taken.add(segment.toLowerCase());
+    out.set(name, segment);
+  }
+  return out;
 }
 
 /** manifest.json: which dataset version was exported, how, and the class x split counts. */

@@ -125,3 +125,33 @@ describe('export', () => {
     expect(error.code).toBe('CONFLICT');
   });
 });
+
+describe('export into place', () => {
+  it('gives classes whose names collide on disk (by separator or by case) folders of their own', async () => {
+    const dir = tempDir();
+    const data = path.join(dir, 'data');
+    for (const [i, name] of ['a.png', 'b.png', 'c.png'].entries()) await writeImage(path.join(data, name), i);
+    fs.writeFileSync(path.join(data, 'labels.csv'), 'path,label,split\na.png,x/y,train\nb.png,x_y,train\nc.png,X_Y,train\n');
+    const core = await projectWith(path.join(data, 'labels.csv'), dir);
+    const out = path.join(dir, 'out');
+    const result = await core.call('dataset:export', { format: 'folders', out });
+    expect(result.files).toBe(3);
+    const folders = fs.readdirSync(path.join(out, 'train')).sort();
+    expect(folders).toHaveLength(3);
+    expect(new Set(folders.map((f) => f.toLowerCase())).size).toBe(3);
+  });
+
+  it('leaves nothing behind when an export fails half way', async () => {
+    const dir = tempDir();
+    const data = path.join(dir, 'data');
+    await writeClassFolders(data, ['cat', 'dog'], 5);
+    const core = await projectWith(data, dir);
+    // An original that vanished after import: its copy fails part way through the export.
+    fs.rmSync(path.join(data, 'dog', 'dog_4.png'));
+    const out = path.join(dir, 'out');
+    const error = await errorOf(core.call('dataset:export', { format: 'folders', out }));
+    expect(error.code).toBe('IO');
+    expect(fs.existsSync(out)).toBe(false);
+    expect(fs.readdirSync(dir).filter((f) => f.includes('.partial-'))).toEqual([]);
+  });
+});
