@@ -30,7 +30,11 @@ interface Analysed {
   confident: ConfidentLearningResult;
   /** Row index → its label issue (suggested class, score). */
   labelIssues: Map<number, { suggested: number; score: number; rank: number }>;
+  /** Each queue's order, computed once per run: predictions never change. */
+  orders: Map<string, Picked[]>;
 }
+
+type Picked = { i: number; predicted: number; reason: string };
 
 // Predictions never change once a run is done, so the analysis is computed once per run.
 const analysed = new WeakMap<Db, Map<number, Analysed>>();
@@ -57,19 +61,44 @@ function analyse(db: Db, runId: number | undefined): Analysed | null {
   );
   const labelIssues = new Map<number, { suggested: number; score: number; rank: number }>();
   confident.issues.forEach((issue, rank) => labelIssues.set(labelled[issue.index]!.i, { suggested: issue.suggested, score: issue.score, rank }));
-  const result = { run, rows, probabilities, confident, labelIssues };
+  const result = { run, rows, probabilities, confident, labelIssues, orders: new Map<string, Picked[]>() };
   cache.set(run.id, result);
   return result;
 }
 
-/** The current state of every image: to drop rows that were fixed, removed or reviewed since the run. */
-function currentState(db: Db): Map<number, { path: string; status: string; reviewed: number; label: string | null }> {
-  const rows = sql(
+/**
+ * Images that have left the run's queues: relabelled or no longer active since the run (found
+ * through the change log after the run's version, so the cost follows the edits, not the dataset),
+ * and, unless asked for, those marked reviewed. A class rename relabels nothing and drops nothing.
+ */
+function departed(db: Db, a: Analysed, includeReviewed: boolean): Set<number> {
+  const out = new Set<number>();
+  const changed = sql(
     db,
-    `SELECT i.id, i.path, i.status, i.reviewed, c.name AS label FROM images i
-       LEFT JOIN labels l ON l.image_id = i.id LEFT JOIN classes c ON c.id = l.class_id`,
-  ).all() as Array<{ id: number; path: string; status: string; reviewed: number; label: string | null }>;
-  return new Map(rows.map((r) => [r.id, r]));
+    `SELECT DISTINCT c.image_id AS id, i.status, l.class_id AS classId FROM changes c
+       JOIN images i ON i.id = c.image_id LEFT JOIN labels l ON l.image_id = i.id
+      WHERE c.id > ? AND c.field IN ('status', 'class')`,
+  ).all(a.run.datasetVersion) as Array<{ id: number; status: string; classId: number | null }>;
+  if (changed.length > 0) {
+    // The class an image had at the run is the old value of its first class change after the run.
+    const classAtRun = new Map(
+      (
+        sql(
+          db,
+          `SELECT image_id AS id, old_value AS old FROM changes
+            WHERE id IN (SELECT min(id) FROM changes WHERE id > ? AND field = 'class' GROUP BY image_id)`,
+        ).all(a.run.datasetVersion) as Array<{ id: number; old: string | null }>
+      ).map((r) => [r.id, r.old === null ? null : Number(r.old)]),
+    );
+    for (const c of changed) {
+      const atRun = classAtRun.has(c.id) ? classAtRun.get(c.id) : c.classId;
+      if (c.status !== 'active' || atRun !== c.classId) out.add(c.id);
+    }
+  }
+  if (!includeReviewed) {
+    for (const { id } of sql(db, "SELECT id FROM images WHERE status = 'active' AND reviewed = 1").all() as { id: number }[]) out.add(id);
+  }
+  return out;
 }
 
 /** One page of a review queue. */
@@ -86,19 +115,47 @@ export function issueQueue(
     if (i < 0) throw new LoupeError('VALIDATION', `${what} must be one of the run's classes: ${classes.join(', ')}.`);
     return i;
   };
-  const state = currentState(db);
-  const isLive = (r: PredictionRow) => {
-    const s = state.get(r.imageId);
-    return (
-      s !== undefined &&
-      s.status === 'active' &&
-      (params.includeReviewed || s.reviewed === 0) &&
-      r.given !== null &&
-      s.label === classes[r.given]
-    );
-  };
-  let picked: Array<{ i: number; predicted: number; reason: string }>;
-  switch (params.kind) {
+  const gone = departed(db, a, params.includeReviewed);
+  const isLive = (r: PredictionRow) => r.given !== null && !gone.has(r.imageId);
+  const key = `${params.kind}:${params.given ?? ''}:${params.predicted ?? ''}`;
+  let picked = a.orders.get(key);
+  if (!picked) {
+    picked = order(a, params.kind, indexOf, params.given, params.predicted);
+    a.orders.set(key, picked);
+  }
+  const live = picked.filter(({ i }) => isLive(rows[i]!));
+  const pathOf = sql(db, 'SELECT path FROM images WHERE id = ?');
+  const page = live.slice(params.offset, params.offset + params.limit).map(({ i, predicted, reason }): IssueRow => {
+    const r = rows[i]!;
+    const p = probabilities[i]!;
+    return {
+      imageId: r.imageId,
+      path: (pathOf.get(r.imageId) as { path: string }).path,
+      split: r.split,
+      given: classes[r.given!]!,
+      predicted: classes[predicted]!,
+      probability: p[predicted]!,
+      givenProbability: r.givenProb ?? 0,
+      loss: r.loss ?? 0,
+      fold: r.fold,
+      reason,
+    };
+  });
+  return { runId: run.id, total: live.length, rows: page };
+}
+
+/** A queue's rows in order, worst first. */
+function order(
+  a: Analysed,
+  kind: IssueKind,
+  indexOf: (name: string | undefined, what: string) => number,
+  givenName: string | undefined,
+  predictedName: string | undefined,
+): Picked[] {
+  const { rows, probabilities } = a;
+  const classes = a.run.classes;
+  let picked: Picked[];
+  switch (kind) {
     case 'loss':
       picked = rows
         .map((r, i) => ({ r, i }))
@@ -121,9 +178,9 @@ export function issueQueue(
       break;
     case 'confused':
     case 'cell': {
-      const g = indexOf(params.given, 'given');
-      const p = indexOf(params.predicted, 'predicted');
-      const both = params.kind === 'confused';
+      const g = indexOf(givenName, 'given');
+      const p = indexOf(predictedName, 'predicted');
+      const both = kind === 'confused';
       picked = rows
         .map((r, i) => ({ r, i }))
         .filter(({ r }) => (r.given === g && r.predicted === p) || (both && r.given === p && r.predicted === g))
@@ -132,26 +189,9 @@ export function issueQueue(
       break;
     }
     default:
-      return assertNever(params.kind);
+      return assertNever(kind);
   }
-  const live = picked.filter(({ i }) => isLive(rows[i]!));
-  const page = live.slice(params.offset, params.offset + params.limit).map(({ i, predicted, reason }): IssueRow => {
-    const r = rows[i]!;
-    const p = probabilities[i]!;
-    return {
-      imageId: r.imageId,
-      path: state.get(r.imageId)!.path,
-      split: r.split,
-      given: classes[r.given!]!,
-      predicted: classes[predicted]!,
-      probability: p[predicted]!,
-      givenProbability: r.givenProb ?? 0,
-      loss: r.loss ?? 0,
-      fold: r.fold,
-      reason,
-    };
-  });
-  return { runId: run.id, total: live.length, rows: page };
+  return picked;
 }
 
 /** The most-confused class pairs of a run, counted both ways (labelled images, out-of-sample). */

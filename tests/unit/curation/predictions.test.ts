@@ -63,3 +63,28 @@ describe('gallery by prediction', () => {
     expect((await core.call('images:ids', { filter: { predicted: 'dog' } })).ids).toEqual([cats[0], cats[1], ...dogs]);
   });
 });
+
+describe('review queues follow the dataset', () => {
+  it('drop relabelled, removed and reviewed images, keep them through a class rename, and bring them back on undo', async () => {
+    addRun();
+    const db = core.requireProject().db;
+    db.prepare("UPDATE runs SET dataset_version = ?").run(core.requireProject().info().version);
+    const queue = async () => (await core.call('review:queue', { kind: 'loss', limit: 100 })).rows.map((r) => r.imageId);
+    const all = await queue();
+    expect(all).toHaveLength(10);
+    await core.call('classes:rename', { from: 'cat', to: 'feline' });
+    expect(await queue()).toEqual(all);
+    await core.call('images:relabel', { ids: [cats[0]!], className: 'dog' });
+    await core.call('images:remove', { ids: [dogs[1]!] });
+    await core.call('images:review', { ids: [dogs[2]!], reviewed: true });
+    expect((await queue()).sort()).toEqual(all.filter((id) => ![cats[0], dogs[1], dogs[2]].includes(id as ImageId)).sort());
+    await core.call('changes:undo', {});
+    await core.call('changes:undo', {});
+    await core.call('changes:undo', {});
+    expect((await queue()).sort()).toEqual([...all].sort());
+    // Relabelled and relabelled back: the image is as the run saw it, so it is in the queue.
+    await core.call('images:relabel', { ids: [cats[1]!], className: 'dog' });
+    await core.call('images:relabel', { ids: [cats[1]!], className: 'feline' });
+    expect(await queue()).toContain(cats[1]);
+  });
+});
