@@ -37,7 +37,10 @@ export default tseslint.config(
         {
           paths: [electronOnly],
           patterns: [
-            { group: ['**/electron/**', '**/server/**', '**/cli/**', '**/renderer/**'], message: 'Core folders do not import transports or the UI.' },
+            {
+              group: ['**/electron/**', '**/server/**', '**/cli/**', '**/renderer/**', '../core', '../../core'],
+              message: 'Core folders do not import transports, the CLI, the UI or the Core that joins them.',
+            },
           ],
         },
       ],

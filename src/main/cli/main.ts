@@ -18,7 +18,7 @@ import {
 } from '../../shared/types';
 import { Core } from '../core';
 import { startServer } from '../server/server';
-import { issuesCommand, trainCommand } from '../train/cli';
+import { issuesCommand, trainCommand } from './train';
 import { writePreviewFiles } from '../augment/previewFiles';
 import { requireClass } from '../store/classes';
 import { sql } from '../store/statements';
