@@ -7,6 +7,7 @@ import path from 'node:path';
 import { LoupeError } from '../../shared/errors';
 import type { Project } from '../store/project';
 import { datasetVersion } from '../store/changes';
+import type { JobContext } from '../jobs/manager';
 import { resolveInside, safeSegment } from '../util/paths';
 
 /** How to export. */
@@ -28,6 +29,7 @@ interface Row {
 export async function exportDataset(
   project: Project,
   options: ExportOptions,
+  ctx?: Pick<JobContext, 'progress' | 'throwIfCancelled'>,
 ): Promise<{ out: string; files: number; version: number }> {
   const root = project.root();
   if (!root) throw new LoupeError('CONFLICT', 'The project has no images yet; import some first.');
@@ -50,7 +52,8 @@ export async function exportDataset(
   await fs.mkdir(path.dirname(out), { recursive: true });
   const staging = await fs.mkdtemp(path.join(path.dirname(out), `.${path.basename(out)}.partial-`));
   try {
-    const files = options.format === 'csv' ? await writeCsv(staging, out, root, rows) : await writeFolders(staging, root, rows, options);
+    const files =
+      options.format === 'csv' ? await writeCsv(staging, out, root, rows) : await writeFolders(staging, root, rows, options, ctx);
     await writeManifest(staging, options, version, rows);
     if (existing) await fs.rmdir(out);
     await fs.rename(staging, out);
@@ -77,11 +80,19 @@ async function writeCsv(staging: string, out: string, root: string, rows: Row[])
 }
 
 /** split/class/file copies (or hard links). Names that would collide, even by case alone, are told apart. */
-async function writeFolders(staging: string, root: string, rows: Row[], options: ExportOptions): Promise<number> {
+async function writeFolders(
+  staging: string,
+  root: string,
+  rows: Row[],
+  options: ExportOptions,
+  ctx?: Pick<JobContext, 'progress' | 'throwIfCancelled'>,
+): Promise<number> {
   const folderOf = distinctSegments([...new Set(rows.map((r) => r.label ?? 'unlabeled'))]);
   const used = new Set<string>();
   let files = 0;
-  for (const row of rows) {
+  for (const [index, row] of rows.entries()) {
+    ctx?.throwIfCancelled();
+    ctx?.progress('exporting', index, rows.length);
     const absolute = resolveInside(root, row.path);
     if (!absolute) continue;
     const folder = path.join(staging, row.split ?? 'unsplit', folderOf.get(row.label ?? 'unlabeled')!);

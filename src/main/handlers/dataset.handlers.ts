@@ -35,6 +35,15 @@ export function datasetHandlers(core: CoreServices): AreaHandlers<'dataset'> {
       });
       return { jobId: job.id };
     },
-    'dataset:export': (params) => exportDataset(core.requireProject(), params),
+    // An export of many images is a job (progress, cancel); the request still answers with its result.
+    'dataset:export': async (params) => {
+      const project = core.requireProject();
+      const job = core.jobs.start('export', (ctx) => exportDataset(project, params, ctx));
+      const done = await core.jobs.finished(job.id);
+      if (done.state === 'done') return done.result as Awaited<ReturnType<typeof exportDataset>>;
+      if (done.state === 'cancelled') throw new LoupeError('CANCELLED', 'Export cancelled; nothing was written.');
+      const error = done.error ?? { code: 'INTERNAL' as const, message: 'Export failed.' };
+      throw new LoupeError(error.code, error.message, error.details);
+    },
   };
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Core } from '../../../src/main/core';
+import { exportDataset } from '../../../src/main/dataset/export';
 import { LoupeError } from '../../../src/shared/errors';
 import type { ImageId, ImportSummary } from '../../../src/shared/types';
 import { snapshotFiles, tempDir, writeClassFolders, writeImage } from '../../helpers/fixtures';
@@ -153,5 +154,36 @@ describe('export into place', () => {
     expect(error.code).toBe('IO');
     expect(fs.existsSync(out)).toBe(false);
     expect(fs.readdirSync(dir).filter((f) => f.includes('.partial-'))).toEqual([]);
+  });
+});
+
+describe('export as a job', () => {
+  it('reports progress, and a cancelled export leaves nothing behind', async () => {
+    const dir = tempDir();
+    const data = path.join(dir, 'data');
+    await writeClassFolders(data, ['cat', 'dog'], 10);
+    const core = await projectWith(data, dir);
+    const out = path.join(dir, 'out');
+    const seen: number[] = [];
+    const ctx = {
+      progress: (_step: string, current: number) => seen.push(current),
+      throwIfCancelled: () => {
+        if (seen.length >= 5) throw new LoupeError('CANCELLED', 'export was cancelled.');
+      },
+    };
+    const error = await errorOf(exportDataset(core.requireProject(), { format: 'folders', out }, ctx));
+    expect(error.code).toBe('CANCELLED');
+    expect(seen).toEqual([0, 1, 2, 3, 4]);
+    expect(fs.existsSync(out)).toBe(false);
+    expect(fs.readdirSync(dir).filter((f) => f.includes('.partial-'))).toEqual([]);
+    // Through the core the export is a job the job list shows, and the request answers with its result.
+    const updates: string[] = [];
+    const unsubscribe = core.subscribe((event, payload) => {
+      if (event === 'jobs:update') updates.push(`${(payload as { kind: string }).kind}:${(payload as { state: string }).state}`);
+    });
+    const result = await core.call('dataset:export', { format: 'folders', out });
+    unsubscribe();
+    expect(result.files).toBe(20);
+    expect(updates).toContain('export:done');
   });
 });
