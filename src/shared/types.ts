@@ -28,6 +28,8 @@ export interface ProjectInfo {
   /** 'classification' when labels are classes, 'regression' when they are numbers. */
   task: 'classification' | 'regression' | null;
   schemaVersion: number;
+  /** An import that stopped before it finished (crash, cancel) and has not been run again since. */
+  unfinishedImport: { source: string; kind: ImportKind; status: 'interrupted' | 'cancelled' } | null;
 }
 
 /** Per-class image counts by split (active images only). */

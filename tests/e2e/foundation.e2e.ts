@@ -121,4 +121,28 @@ describe('serve mode', () => {
     await page.keyboard.press('Escape');
     await viewer.waitFor({ state: 'detached' });
   });
+
+  it('cancels an import, says what is kept, and resumes it from the Overview', async () => {
+    app = await serve();
+    const source = path.join(app.dir, 'many');
+    await writeClassFolders(source, ['a', 'b'], 400);
+    const page = await openApp(browser, app);
+    await page.getByTestId('import-open').click();
+    await page.getByTestId('import-source-input').fill(source);
+    await page.getByTestId('import-start').click();
+    await page.getByTestId('import-cancel').click();
+    await page.getByTestId('import-cancelled').waitFor();
+    await page.getByTestId('import-close').click();
+    await page.getByTestId('nav-overview').click();
+    const kept = Number(await page.getByTestId('overview-images').textContent());
+    expect(kept).toBeLessThan(800);
+    await page.getByTestId('unfinished-import').waitFor();
+    await page.getByTestId('resume-import').click();
+    const done = page.getByTestId('import-done');
+    await done.waitFor();
+    expect(Number(await done.getAttribute('data-added'))).toBe(800 - kept);
+    await page.getByTestId('import-close').click();
+    await expect.poll(() => page.getByTestId('overview-images').textContent()).toBe('800');
+    await page.getByTestId('unfinished-import').waitFor({ state: 'detached' });
+  });
 });

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ProjectInfo } from '../../shared/types';
 import { datasetVersion } from './changes';
+import type { ImportKind } from '../../shared/types';
 import { openDatabase, schemaVersion, type Db } from './db';
 import { getMeta, setMeta } from './meta';
 
@@ -15,6 +16,19 @@ export interface Project {
   setRoot(folder: string): void;
   info(): ProjectInfo;
   close(): void;
+}
+
+/** The latest import of a source, when it stopped part way: running it again resumes it. */
+function unfinishedImport(db: Db): ProjectInfo['unfinishedImport'] {
+  const row = db
+    .prepare(
+      `SELECT source, kind, status FROM imports i
+        WHERE id = (SELECT max(id) FROM imports j WHERE j.source = i.source)
+          AND status IN ('interrupted', 'cancelled')
+        ORDER BY id DESC LIMIT 1`,
+    )
+    .get() as { source: string; kind: ImportKind; status: 'interrupted' | 'cancelled' } | undefined;
+  return row ?? null;
 }
 
 /** Opens a project file (creating it with `create`); imports left running by a crash become `interrupted`. */
@@ -48,6 +62,7 @@ export function openProject(file: string, options: { create?: boolean } = {}): P
         version: datasetVersion(db),
         task: task === 'classification' || task === 'regression' ? task : null,
         schemaVersion: schemaVersion(db),
+        unfinishedImport: unfinishedImport(db),
       };
     },
     close() {

@@ -80,6 +80,7 @@ describe('an import killed mid-way', () => {
     try {
       const { db } = project;
       expect(db.prepare('SELECT status FROM imports').all()).toEqual([{ status: 'interrupted' }]);
+      expect(project.info().unfinishedImport).toEqual({ source: data, kind: 'folders', status: 'interrupted' });
       const rows = db.prepare('SELECT count(*) AS n FROM images').get() as { n: number };
       expect(rows.n).toBeGreaterThan(0);
       expect(rows.n).toBeLessThan(total);
@@ -133,6 +134,7 @@ describe('an import killed mid-way', () => {
         { status: 'interrupted' },
         { status: 'done' },
       ]);
+      expect(finished.info().unfinishedImport).toBeNull();
       // Splits are stratified over the whole class, even though part of it came from the interrupted run.
       const splits = db
         .prepare(
