@@ -1,3 +1,4 @@
+import { LoupeError } from '../../shared/errors';
 import { trainConfigSchema, type TrainConfig } from '../../shared/train';
 import { importBackbone, listBackbones } from '../model/backbones';
 import { datasetVersion } from '../store/changes';
@@ -18,6 +19,9 @@ export function trainingProcess(core: CoreServices): TrainingProcess {
 /** Starts a quick-model run as a job; returns the job and run ids at once. */
 export function startTraining(core: CoreServices, config: TrainConfig): { jobId: import('../../shared/types').JobId; runId: number } {
   const project = core.requireProject();
+  // One run at a time: two would share the training process and the machine's cores.
+  const running = core.jobs.list().find((job) => job.kind === 'train' && job.state === 'running');
+  if (running) throw new LoupeError('CONFLICT', 'A run is already training; wait for it or cancel it first.', { jobId: running.id });
   const runId = createRun(project.db, config, datasetVersion(project.db));
   core.emit('runs:changed', { runId, status: 'running' });
   const job = core.jobs.start('train', (ctx) =>
