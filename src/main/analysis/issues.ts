@@ -10,6 +10,7 @@ import type { Db } from '../store/db';
 import { sql } from '../store/statements';
 import { getRun, latestDoneRun } from '../train/runs';
 import { findLabelIssues, type ConfidentLearningResult } from './confident';
+import { assertNever } from '../../shared/assertNever';
 
 interface PredictionRow {
   imageId: ImageId;
@@ -189,7 +190,7 @@ function order(
       break;
     }
     default:
-      return assertNever(kind);
+      return assertNever(kind, 'queue');
   }
   return picked;
 }
@@ -237,6 +238,3 @@ export function compareRuns(db: Db, params: { a: number; b: number; limit: numbe
   return { a, b, deltas, changed: changed.slice(0, params.limit), changedTotal: changed.length };
 }
 
-function assertNever(value: never): never {
-  throw new Error(`unexpected queue ${String(value)}`);
-}

@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import { LoupeError } from '../../shared/errors';
 import { baselineDim, baselineFeatures, sharpOf, type ImageInput } from './baseline';
 import type { BackboneSpec } from './backbones';
+import { assertNever } from '../../shared/assertNever';
 
 /** Turns a batch of images into one vector each. */
 export interface Extractor {
@@ -38,7 +39,7 @@ export async function loadExtractor(spec: BackboneSpec, tf?: typeof Tf): Promise
       if (!tf) throw new LoupeError('BACKEND_UNAVAILABLE', 'A TF.js backbone needs a TF.js backend.');
       return loadTfjs(spec, tf);
     default:
-      return assertNever(spec.kind);
+      return assertNever(spec.kind, 'backbone kind');
   }
 }
 
@@ -181,6 +182,3 @@ async function blankPng(size: number): Promise<Buffer> {
   return sharp({ create: { width: size, height: size, channels: 3, background: '#808080' } }).png().toBuffer();
 }
 
-function assertNever(value: never): never {
-  throw new Error(`unexpected backbone kind ${String(value)}`);
-}

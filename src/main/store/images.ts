@@ -14,6 +14,7 @@ import type {
 import { datasetVersion } from './changes';
 import type { Db } from './db';
 import { sql } from './statements';
+import { assertNever } from '../../shared/assertNever';
 
 const summaryColumns = `
   i.id, i.path, i.status, i.width, i.height, i.error, i.reviewed,
@@ -148,12 +149,8 @@ function sortKey(sort: ImageSort): string {
     case 'confidence':
       return 'p.probability';
     default:
-      return assertNever(sort);
+      return assertNever(sort, 'sort');
   }
-}
-
-function assertNever(value: never): never {
-  throw new Error(`unexpected sort ${String(value)}`);
 }
 
 /**

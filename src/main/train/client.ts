@@ -11,6 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LoupeError } from '../../shared/errors';
 import type { CurvePoint } from '../../shared/train';
 import type { FromProcess, ProcessResult, ToProcess } from './protocol';
+import { assertNever } from '../../shared/assertNever';
 
 /** Listeners of one request's stream. */
 export interface RequestListeners {
@@ -143,11 +144,8 @@ export class TrainingProcess {
         p.reject(new LoupeError(message.error.code, message.error.message, message.error.details));
         return;
       default:
-        assertNever(message);
+        assertNever(message, 'message');
     }
   }
 }
 
-function assertNever(value: never): never {
-  throw new Error(`unexpected message ${JSON.stringify(value)}`);
-}

@@ -14,6 +14,7 @@ import type { ImageInput } from '../model/baseline';
 import { loadExtractor, type Extractor } from '../model/extractors';
 import type { EmbedItem, FromProcess, ProcessResult, ToProcess } from './protocol';
 import { runQuick } from './quick';
+import { assertNever } from '../../shared/assertNever';
 
 const send = (message: FromProcess) => process.send?.(message);
 const cancelled = new Set<number>();
@@ -99,7 +100,7 @@ async function handle(message: Exclude<ToProcess, { type: 'cancel' }>): Promise<
       return { type: 'quick', result, report };
     }
     default:
-      return assertNever(message);
+      return assertNever(message, 'message');
   }
 }
 
@@ -134,6 +135,3 @@ process.on('message', (raw) => {
 // Leave when the core goes: a training process never outlives its parent.
 process.on('disconnect', () => process.exit(0));
 
-function assertNever(value: never): never {
-  throw new Error(`unexpected message ${JSON.stringify(value)}`);
-}
