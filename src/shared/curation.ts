@@ -87,6 +87,8 @@ export interface BatchInfo {
   id: number;
   /** The dataset version right after this batch. */
   version: number;
+  /** The dataset version right before it. */
+  previousVersion: number;
   at: number;
   kind: 'edit' | 'undo' | 'redo' | 'import';
   action: string;

@@ -75,7 +75,8 @@ export function listBatches(db: Db, offset: number, limit: number): { total: num
     db,
     `SELECT b.id, b.created_at AS at, b.kind, b.action, b.description, b.undone,
             (SELECT count(*) FROM changes c WHERE c.batch_id = b.id) AS changes,
-            (SELECT coalesce(max(c.id), 0) FROM changes c WHERE c.batch_id = b.id) AS version
+            (SELECT coalesce(max(c.id), 0) FROM changes c WHERE c.batch_id = b.id) AS version,
+            (SELECT coalesce(min(c.id), 1) - 1 FROM changes c WHERE c.batch_id = b.id) AS previousVersion
        FROM batches b ORDER BY b.id DESC LIMIT ? OFFSET ?`,
   ).all(limit, offset) as (Omit<BatchInfo, 'undone'> & { undone: number })[];
   return {

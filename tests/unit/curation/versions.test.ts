@@ -39,6 +39,9 @@ describe('dataset versions', () => {
     ]);
     expect(list.rows[1]!.undone).toBe(true);
     expect(list.rows.map((r) => r.version)).toEqual([version(), b.version, a.version]);
+    // Each batch also names the version just before it: its diff shows exactly what it did.
+    expect(list.rows[2]!.previousVersion).toBe(a.version - 3);
+    expect(list.rows[1]!.previousVersion).toBe(a.version);
   });
 
   it('diffs two versions exactly: net changes only, in both directions', async () => {

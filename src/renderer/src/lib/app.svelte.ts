@@ -35,6 +35,8 @@ export class AppState {
   toasts = $state<Toast[]>([]);
   isImportOpen = $state(false);
   isExportOpen = $state(false);
+  /** A dialog over the views: their keyboard shortcuts stand down while it is open. */
+  readonly isDialogOpen = $derived(this.isImportOpen || this.isExportOpen);
   /** The latest dataset version heard of, from the project, stats or a change event. */
   version = $state(0);
 
@@ -58,7 +60,11 @@ export class AppState {
   /** Subscribes to events and loads the current project. */
   async start(): Promise<void> {
     this.unsubscribers.push(
-      this.api.on('project:changed', (project) => this.setProject(project)),
+      // Also sent after a reconnect: job updates may have been missed meanwhile, so reload them too.
+      this.api.on('project:changed', (project) => {
+        this.setProject(project);
+        void this.loadJobs();
+      }),
       this.api.on('dataset:changed', ({ version }) => {
         this.version = Math.max(this.version, version);
         this.scheduleStats();
@@ -69,6 +75,12 @@ export class AppState {
         // A finished job may have changed the project itself (its root, its task): reload it once.
         if (job.state !== 'running' && job.state !== 'queued' && previous?.state !== job.state) {
           void this.refreshProject();
+        }
+        // A job that failed out of sight (an import in the background, a run started from Retrain)
+        // says so; the export dialog shows its own failure, and a cancel is not a failure.
+        const isShownElsewhere = job.kind === 'export' || (job.kind === 'import' && this.isImportOpen);
+        if (job.state === 'failed' && previous?.state !== 'failed' && !isShownElsewhere) {
+          this.toast('error', `${job.kind === 'train' ? 'Training' : job.kind === 'import' ? 'Import' : job.kind} failed: ${job.error?.message ?? 'unknown error'}`);
         }
       }),
     );
@@ -184,7 +196,8 @@ export class AppState {
       const list = await this.api.call('jobs:list', {});
       const jobs: Record<string, JobInfo> = {};
       for (const job of list) jobs[job.id] = job;
-      this.jobs = { ...jobs, ...this.jobs };
+      // The core's answer is newer than anything held here.
+      this.jobs = { ...this.jobs, ...jobs };
     } catch (error) {
       this.toastError(error);
     }

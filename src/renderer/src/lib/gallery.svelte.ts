@@ -81,6 +81,8 @@ export class GalleryState {
   // Offsets whose fetch failed in this generation; not retried until the filter or data changes.
   private readonly failed = new SvelteSet<number>();
   private generation = 0;
+  // The positions the grid last asked for: refetched when the data changes under them.
+  private shown: { first: number; last: number } | null = null;
   private version = -1;
   private filterKey = '';
 
@@ -109,10 +111,11 @@ export class GalleryState {
     return JSON.stringify({ filter: this.requestFilter, sort, seed: sort === 'random' ? seed : 0 });
   }
 
-  /** Every id the filter matches, for "select all". */
-  async allIds(): Promise<ImageSummary['id'][]> {
+  /** Every id the filter matches, for "select all"; null when the filter changed while they were fetched. */
+  async allIds(): Promise<ImageSummary['id'][] | null> {
+    const key = this.requestKey;
     const { ids } = await this.api.call('images:ids', { filter: this.requestFilter });
-    return ids;
+    return key === this.requestKey ? ids : null;
   }
 
   /** True while any page is being fetched. */
@@ -142,7 +145,16 @@ export class GalleryState {
     }
     this.pages.clear();
     void this.fetchPage(0);
+    // Same filter, newer data: the rows on screen refetch now, not when the grid next scrolls.
+    if (!isNewFilter && this.shown) this.ensure(this.shown.first, this.shown.last);
     return isNewFilter;
+  }
+
+  /** Tries again the pages whose fetch failed (after a reconnect, say). */
+  retryFailed(): void {
+    if (this.failed.size === 0) return;
+    this.failed.clear();
+    if (this.shown) this.ensure(this.shown.first, this.shown.last);
   }
 
   /** The image at a position in the filtered order, or undefined while its page loads. */
@@ -155,6 +167,7 @@ export class GalleryState {
   /** Makes sure the pages covering [first, last] are loaded or on their way. */
   ensure(first: number, last: number): void {
     if (last < first) return;
+    this.shown = { first, last };
     const start = Math.floor(first / pageSize) * pageSize;
     for (let offset = start; offset <= last; offset += pageSize) {
       if (!this.pages.has(offset) && !this.inFlight.has(offset) && !this.failed.has(offset)) void this.fetchPage(offset);
@@ -168,14 +181,19 @@ export class GalleryState {
     return this.get(index);
   }
 
-  /** The ids at positions first..last (inclusive), loading the pages they sit on (a shift-click range). */
-  async idsBetween(first: number, last: number): Promise<ImageSummary['id'][]> {
+  /**
+   * The ids at positions first..last (inclusive), loading the pages they sit on (a shift-click
+   * range); null when the filter or the data changed meanwhile, so the range no longer means the same.
+   */
+  async idsBetween(first: number, last: number): Promise<ImageSummary['id'][] | null> {
+    const generation = this.generation;
     const start = Math.floor(first / pageSize) * pageSize;
     const waits: Promise<void>[] = [];
     for (let offset = start; offset <= last; offset += pageSize) {
       if (!this.pages.has(offset)) waits.push(this.fetchPage(offset));
     }
     await Promise.all(waits);
+    if (generation !== this.generation) return null;
     const ids: ImageSummary['id'][] = [];
     for (let i = first; i <= last; i++) {
       const image = this.get(i);

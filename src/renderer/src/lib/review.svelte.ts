@@ -112,18 +112,19 @@ export class ReviewState {
   /** Applies a decision to a row; the row leaves the list and the focus stays where it was (the next row). */
   async decide(row: IssueRow, decision: Decision): Promise<void> {
     const index = this.rows.findIndex((r) => r.imageId === row.imageId);
-    const ids: ImageId[] = [row.imageId];
+    if (index < 0) return;
+    // The row leaves at once, so a second key press acts on the next row, not on this one again.
+    this.rows = this.rows.filter((r) => r.imageId !== row.imageId);
+    this.total = Math.max(0, this.total - 1);
+    if (index < this.cursor) this.cursor -= 1;
+    this.cursor = Math.min(this.cursor, Math.max(0, this.rows.length - 1));
     try {
-      const result = await this.apply(ids, row, decision);
-      if (index >= 0) {
-        this.rows = this.rows.filter((r) => r.imageId !== row.imageId);
-        this.total = Math.max(0, this.total - 1);
-        if (index < this.cursor) this.cursor -= 1;
-        this.cursor = Math.min(this.cursor, Math.max(0, this.rows.length - 1));
-      }
-      this.app.toast('info', `${result.description} · Ctrl+Z to undo`);
+      const result = await this.apply([row.imageId], row, decision);
+      this.app.toast('info', result.changed > 0 ? `${result.description} · Ctrl+Z to undo` : result.description);
     } catch (error) {
       this.app.toastError(error);
+      // Not decided after all: the queue as the core sees it.
+      await this.load();
     }
     // The dataset:changed event also bumps the version, which makes the view refetch.
   }

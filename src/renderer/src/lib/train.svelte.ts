@@ -106,9 +106,12 @@ export class TrainState {
       }),
     );
     this.disposeEffects = $effect.root(() => {
+      // The project object is replaced whenever its info refreshes (a job ends, a reconnect):
+      // only a different file means another project, and only that resets the runs and queues.
+      const file = $derived(this.app.project?.file ?? null);
       $effect(() => {
-        const file = this.app.project?.file ?? null;
-        untrack(() => this.onProject(file));
+        const current = file;
+        untrack(() => this.onProject(current));
       });
     });
   }
