@@ -93,10 +93,11 @@ function whereClause(
     needed.push('JOIN predictions p ON p.image_id = i.id AND p.run_id = ?');
     predictionParams.push(run.id);
   }
-  if (filter.className !== undefined) {
-    needed.push('LEFT JOIN labels l ON l.image_id = i.id LEFT JOIN classes c ON c.id = l.class_id');
-  }
-  if (filter.split) needed.push('LEFT JOIN splits s ON s.image_id = i.id');
+  // Inner joins where the filter needs a match: the planner may then start from the class (by
+  // name) or the split and reach only its images, instead of testing every image in turn.
+  if (filter.className === null) needed.push('LEFT JOIN labels l ON l.image_id = i.id');
+  else if (filter.className !== undefined) needed.push('JOIN labels l ON l.image_id = i.id JOIN classes c ON c.id = l.class_id');
+  if (filter.split) needed.push('JOIN splits s ON s.image_id = i.id');
   const parts = ['i.status = ?'];
   const params: unknown[] = [filter.status ?? 'active'];
   if (filter.split) {
