@@ -64,7 +64,8 @@ export async function selectBackend(
   throw new Error(`No TF.js backend loaded: ${tried.map((t) => `${t.name}: ${t.reason}`).join('; ')}`);
 }
 
+/** The reason a person reads: the error's first line, without the path of the file that imported it. */
 function firstLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n')[0]!.trim();
+  return message.split('\n')[0]!.replace(/ imported from \S+$/, '').trim();
 }
