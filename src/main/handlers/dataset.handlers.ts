@@ -11,7 +11,7 @@ export function datasetHandlers(core: CoreServices): AreaHandlers<'dataset'> {
     'dataset:import': ({ source, kind }) => {
       const project = core.requireProject();
       // Two imports would race on the same paths: one at a time.
-      const running = core.jobs.list().find((job) => job.kind === 'import' && job.state === 'running');
+      const running = core.jobs.running('import');
       if (running) {
         throw new LoupeError('CONFLICT', 'An import is already running; wait for it to finish or cancel it first.', {
           jobId: running.id,

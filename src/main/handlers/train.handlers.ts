@@ -20,7 +20,7 @@ export function trainingProcess(core: CoreServices): TrainingProcess {
 export function startTraining(core: CoreServices, config: TrainConfig): { jobId: import('../../shared/types').JobId; runId: number } {
   const project = core.requireProject();
   // One run at a time: two would share the training process and the machine's cores.
-  const running = core.jobs.list().find((job) => job.kind === 'train' && job.state === 'running');
+  const running = core.jobs.running('train');
   if (running) throw new LoupeError('CONFLICT', 'A run is already training; wait for it or cancel it first.', { jobId: running.id });
   const runId = createRun(project.db, config, datasetVersion(project.db));
   core.emit('runs:changed', { runId, status: 'running' });

@@ -124,6 +124,11 @@ export class JobManager {
     return this.require(id).done;
   }
 
+  /** The running job of a kind, if one is: for work that must not run twice at once. */
+  running(kind: string): JobInfo | undefined {
+    return this.list().find((job) => job.kind === kind && job.state === 'running');
+  }
+
   /** Every job this core has run, newest first. */
   list(): JobInfo[] {
     return [...this.jobs.values()].map((j) => ({ ...j.info })).reverse();
