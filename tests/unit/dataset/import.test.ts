@@ -609,3 +609,22 @@ describe('cancel', () => {
     expect(incomplete).toEqual({ n: 0 });
   });
 });
+
+describe('one import at a time', () => {
+  it('refuses a second import while one runs, and takes it once the first is done', async () => {
+    const dir = tempDir();
+    const data = path.join(dir, 'data');
+    await writeClassFolders(data, ['a', 'b'], 150);
+    const core = new Core();
+    try {
+      await core.call('project:open', { file: path.join(dir, 'p.loupe'), create: true });
+      const { jobId } = await core.call('dataset:import', { source: data });
+      await expect(core.call('dataset:import', { source: data })).rejects.toMatchObject({ code: 'CONFLICT' });
+      await core.jobs.finished(jobId);
+      const again = await core.call('dataset:import', { source: data });
+      expect((await core.jobs.finished(again.jobId)).state).toBe('done');
+    } finally {
+      await core.shutdown();
+    }
+  });
+});
