@@ -10,6 +10,9 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     fileParallelism: false,
+    // Polls wait for app state (a refetch after an event, a job's end); on a loaded CI machine that
+    // can take longer than vitest's default second.
+    expect: { poll: { timeout: 15_000, interval: 50 } },
     pool: 'forks',
   },
 });
