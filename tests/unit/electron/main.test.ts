@@ -73,7 +73,7 @@ beforeAll(async () => {
   dir = tempDir('loupe-electron-');
   await import('../../../src/main/electron/index');
   fake.ready();
-  await vi.waitFor(() => expect(fake.windows).toHaveLength(1));
+  await vi.waitFor(() => expect(fake.windows).toHaveLength(1), { timeout: 15_000 });
 });
 afterAll(async () => {
   await call('project:close', {});
@@ -95,7 +95,9 @@ describe('Electron main process', () => {
     expect(opened).toMatchObject({ ok: true, value: { name: 'e' } });
     const started = (await call('dataset:import', { source })) as Reply<{ jobId: string }>;
     expect(started.ok).toBe(true);
-    await vi.waitFor(async () => expect(((await call('dataset:stats', {})) as Reply<{ images: number }>)).toMatchObject({ value: { images: 6 } }));
+    await vi.waitFor(async () => expect(((await call('dataset:stats', {})) as Reply<{ images: number }>)).toMatchObject({ value: { images: 6 } }), {
+      timeout: 15_000,
+    });
   });
 
   it('refuses calls from another frame or another page', async () => {
