@@ -153,6 +153,11 @@ export interface IssuePage {
   runId: number | null;
   total: number;
   rows: IssueRow[];
+  /**
+   * For likely label errors: the share of the run's labels that confident learning estimates to be
+   * wrong, and how many labels that is, so a person can judge how many flags to expect. Null otherwise.
+   */
+  estimate: { noiseRate: number; labels: number } | null;
 }
 
 /** A pair of classes the model confuses, counted both ways. */

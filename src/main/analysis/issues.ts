@@ -108,7 +108,7 @@ export function issueQueue(
   params: { runId?: number; kind: IssueKind; given?: string; predicted?: string; includeReviewed: boolean; offset: number; limit: number },
 ): IssuePage {
   const a = analyse(db, params.runId);
-  if (!a) return { runId: null, total: 0, rows: [] };
+  if (!a) return { runId: null, total: 0, rows: [], estimate: null };
   const { run, rows, probabilities } = a;
   const classes = run.classes;
   const indexOf = (name: string | undefined, what: string) => {
@@ -142,7 +142,9 @@ export function issueQueue(
       reason,
     };
   });
-  return { runId: run.id, total: live.length, rows: page };
+  const labelled = rows.filter((r) => r.given !== null).length;
+  const estimate = params.kind === 'label' ? { noiseRate: a.confident.noiseRate, labels: Math.round(a.confident.noiseRate * labelled) } : null;
+  return { runId: run.id, total: live.length, rows: page, estimate };
 }
 
 /** A queue's rows in order, worst first. */

@@ -72,7 +72,7 @@ export async function issuesCommand(core: Core, options: TrainCliOptions, print:
   if (kind === 'confused') {
     // The most-confused pair's images, both ways.
     const [pair] = await core.call('review:pairs', { limit: 1 });
-    page = pair ? await core.call('review:queue', { kind, given: pair.a, predicted: pair.b, limit }) : { runId: null, total: 0, rows: [] };
+    page = pair ? await core.call('review:queue', { kind, given: pair.a, predicted: pair.b, limit }) : { runId: null, total: 0, rows: [], estimate: null };
   } else if (kind === 'loss' || kind === 'label') {
     page = await core.call('review:queue', { kind, limit });
   } else {

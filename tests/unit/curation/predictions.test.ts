@@ -88,3 +88,15 @@ describe('review queues follow the dataset', () => {
     expect(await queue()).toContain(cats[1]);
   });
 });
+
+describe('label-error estimate', () => {
+  it('comes with the label-error queue only, as a share of the labels and a count', async () => {
+    addRun();
+    const label = await core.call('review:queue', { kind: 'label' });
+    expect(label.estimate).not.toBeNull();
+    expect(label.estimate!.noiseRate).toBeGreaterThan(0);
+    expect(label.estimate!.noiseRate).toBeLessThan(1);
+    expect(label.estimate!.labels).toBe(Math.round(label.estimate!.noiseRate * 10));
+    expect((await core.call('review:queue', { kind: 'loss' })).estimate).toBeNull();
+  });
+});

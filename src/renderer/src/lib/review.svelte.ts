@@ -28,6 +28,8 @@ export class ReviewState {
   target = $state.raw<QueueTarget>({ kind: 'label' });
   rows = $state.raw<IssueRow[]>([]);
   total = $state(0);
+  /** Confident learning's estimate of wrong labels, for the label-error queue. */
+  estimate = $state.raw<{ noiseRate: number; labels: number } | null>(null);
   runId = $state<number | null>(null);
   cursor = $state(0);
   pairs = $state.raw<ConfusedPair[]>([]);
@@ -90,6 +92,7 @@ export class ReviewState {
       if (request !== this.request) return;
       this.rows = page.rows;
       this.total = page.total;
+      this.estimate = page.estimate;
       this.runId = page.runId;
       this.cursor = Math.min(this.cursor, Math.max(0, page.rows.length - 1));
       this.isLoaded = true;
