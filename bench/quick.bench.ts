@@ -68,6 +68,12 @@ export async function quickBench(args: string[]): Promise<void> {
     console.log(`first run: ${cold.seconds.toFixed(1)} s; retrain with a warm cache: ${warm.seconds.toFixed(1)} s (${warm.run.timings!.cached} vectors from the cache, ${warm.run.timings!.embedded} computed; training ${warm.run.timings!.trainSeconds.toFixed(1)} s)`);
     console.log(`accuracy: test ${(warm.run.metrics!.test!.accuracy * 100).toFixed(1)}%, train out-of-sample (against the flipped labels) ${(warm.run.metrics!.train!.accuracy * 100).toFixed(1)}%; test macro-F1 ${warm.run.metrics!.test!.macroF1.toFixed(3)}`);
     console.log(`likely label errors: ${all.total} flagged; precision ${(precision * 100).toFixed(1)}%, recall ${(recall * 100).toFixed(1)}% against the ${flipped.size} flipped (F1 ${(precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0).toFixed(3)})`);
+    // The queue is ranked: its head, as long as confident learning's own estimate, is what a person reviews first.
+    const estimated = all.estimate?.labels ?? 0;
+    const head = flaggedPage.rows.slice(0, estimated).filter((r) => flipped.has(r.imageId as number)).length;
+    console.log(
+      `estimated wrong labels: ${estimated} (${((all.estimate?.noiseRate ?? 0) * 100).toFixed(1)}%; ${flipped.size} were flipped); precision of the first ${estimated} flags ${estimated > 0 ? ((head / estimated) * 100).toFixed(1) : '0'}%`,
+    );
   } finally {
     await core.shutdown();
   }
