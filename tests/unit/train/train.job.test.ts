@@ -36,11 +36,9 @@ describe('quick training through the core', () => {
     expect(run.status).toBe('done');
     expect(run.backbone).toMatchObject({ name: 'baseline', kind: 'baseline' });
     expect(run.backbone!.note).toMatch(/pretrained backbone would do better/);
-    expect(run.backend!.name).toBe('wasm');
-    expect(run.backend!.tried.slice(0, 2).map((t) => t.reason)).toEqual([
-      expect.stringMatching(/tfjs-node-gpu/),
-      expect.stringMatching(/tfjs-node/),
-    ]);
+    // Whichever backend loads on this machine is recorded, with the reasons of the ones before it.
+    expect(run.backend!.tried.at(-1)).toEqual({ name: run.backend!.name, loaded: true, reason: null });
+    expect(run.backend!.tried.slice(0, -1).every((t) => !t.loaded && t.reason)).toBe(true);
     expect(run.views.used).toBe(1);
     expect(run.timings!.embedded).toBeGreaterThan(96);
     expect(run.metrics!.test!.accuracy).toBeGreaterThan(0.66);
