@@ -9,6 +9,7 @@ export const errorCodes = [
   'CANCELLED',
   'NO_PROJECT',
   'SCHEMA_TOO_NEW',
+  'READ_ONLY',
   'UNAUTHORIZED',
   'INTERNAL',
 ] as const;

@@ -1,6 +1,7 @@
 import type { ChangeResult, ImageId } from '../../shared/types';
 import { recordBatch, redo, undo, type FieldChange } from '../store/changes';
 import { ensureClass } from '../store/classes';
+import { write } from '../store/db';
 import { imageHistory, planRevert } from '../store/history';
 import { imageDetail, imageIds, imagePage, requireImages } from '../store/images';
 import type { AreaHandlers, CoreServices } from './types';
@@ -18,12 +19,12 @@ export function editBatch(
 ): ChangeResult {
   const project = core.requireProject();
   let description = '';
-  const { changed } = project.db.transaction(() => {
+  const { changed } = write(project.db, () => {
     const changes = plan();
     // A description may depend on what the plan found (a merge names how many images moved).
     description = typeof describe === 'string' ? describe : describe();
     return recordBatch(project.db, { kind: 'edit', action, description }, changes);
-  })();
+  });
   return announce(core, { version: project.info().version, description: changed > 0 ? description : 'Nothing changed', changed });
 }
 

@@ -1,5 +1,6 @@
+import { removeStaleStagingOfProject } from '../dataset/export';
 import { assignMissingSplits } from '../dataset/import.job';
-import { openProject } from '../store/project';
+import { isImportRunning, openProject } from '../store/project';
 import { failInterruptedRuns } from '../train/runs';
 import type { AreaHandlers, CoreServices } from './types';
 
@@ -9,8 +10,10 @@ export function projectHandlers(core: CoreServices): AreaHandlers<'project'> {
     'project:open': async ({ file, create }) => {
       const project = openProject(file, { create });
       // Finish what a crash left: committed images still waiting for a split, runs still "running".
-      assignMissingSplits(project);
+      // A read-only project is shown as it is; a live import elsewhere assigns its own splits when it ends.
+      if (!project.readOnly && !isImportRunning(project.db)) assignMissingSplits(project);
       failInterruptedRuns(project.db);
+      await removeStaleStagingOfProject(project);
       // Jobs write to the open project: they end before it closes.
       await core.jobs.shutdown();
       core.setProject(project);

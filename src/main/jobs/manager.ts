@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { LoupeError, toErrorInfo } from '../../shared/errors';
 import type { JobId, JobInfo, JobProgress } from '../../shared/types';
+import { storeError } from '../store/db';
 
 /** What a running job can use. */
 export interface JobContext {
@@ -91,7 +92,7 @@ export class JobManager {
         info.result = await run(ctx);
         info.state = 'done';
       } catch (error) {
-        const errorInfo = toErrorInfo(error);
+        const errorInfo = toErrorInfo(storeError(error));
         if (errorInfo.code === 'CANCELLED' || controller.signal.aborted) {
           info.state = 'cancelled';
           info.result = errorInfo.details ?? null;

@@ -3,7 +3,7 @@
  * survive renames and moves, are shared by identical files, and are invalidated only when the image
  * (its hash) or the backbone (its key carries the weights' checksum) changes.
  */
-import type { Db } from '../store/db';
+import { write, type Db } from '../store/db';
 import { sql } from '../store/statements';
 
 /** Which of `hashes` (for one view) have no vector for this backbone yet. */
@@ -15,11 +15,11 @@ export function missingEmbeddings(db: Db, backbone: string, hashes: readonly str
 /** Stores vectors in one transaction. */
 export function putEmbeddings(db: Db, backbone: string, rows: ReadonlyArray<{ hash: string; view: number; vector: Float32Array }>): void {
   const insert = sql(db, 'INSERT OR REPLACE INTO embeddings (backbone, content_hash, view, dim, vector) VALUES (?, ?, ?, ?, ?)');
-  db.transaction(() => {
+  write(db, () => {
     for (const row of rows) {
       insert.run(backbone, row.hash, row.view, row.vector.length, Buffer.from(row.vector.buffer, row.vector.byteOffset, row.vector.byteLength));
     }
-  })();
+  });
 }
 
 /** Reads vectors for `hashes` into one row-major matrix; missing ones are reported, not filled. */

@@ -6,7 +6,7 @@
 import { LoupeError } from '../../shared/errors';
 import type { ImageId } from '../../shared/types';
 import type { ChangeResult } from '../../shared/types';
-import type { Db } from './db';
+import { write, type Db } from './db';
 import { sql } from './statements';
 
 /** Image fields the change log can change. class holds a class id, value a number, reviewed '0'/'1', all as text. */
@@ -67,7 +67,7 @@ export function recordBatch(
   batch: { kind: BatchKind; action: string; description: string; reverts?: number },
   requested: readonly FieldChange[],
 ): { batchId: number | null; changed: number } {
-  return db.transaction(() => {
+  return write(db, () => {
     const effective: StoredChange[] = [];
     for (const change of withNamesFreed(db, requested)) {
       const oldValue = readField(db, change);
@@ -100,7 +100,7 @@ export function recordBatch(
     // Images changed, or classes when a batch touches only classes (a rename).
     const images = new Set(effective.filter((c) => c.imageId !== null).map((c) => c.imageId)).size;
     return { batchId, changed: images > 0 ? images : effective.length };
-  })();
+  });
 }
 
 /**
@@ -129,7 +129,7 @@ function withNamesFreed(db: Db, requested: readonly FieldChange[]): FieldChange[
 
 /** Reverts the latest edit that is not undone. */
 export function undo(db: Db): ChangeResult {
-  return db.transaction(() => {
+  return write(db, () => {
     const target = db
       .prepare("SELECT id, description FROM batches WHERE kind = 'edit' AND undone = 0 ORDER BY id DESC LIMIT 1")
       .get() as { id: number; description: string } | undefined;
@@ -144,12 +144,12 @@ export function undo(db: Db): ChangeResult {
     );
     sql(db, 'UPDATE batches SET undone = 1 WHERE id = ?').run(target.id);
     return { version: datasetVersion(db), description: `Undid: ${target.description}`, changed };
-  })();
+  });
 }
 
 /** Re-applies the most recently undone edit, if no edit came after the undo. */
 export function redo(db: Db): ChangeResult {
-  return db.transaction(() => {
+  return write(db, () => {
     // The most recently undone edit is the one whose undo batch is newest.
     const target = db
       .prepare(
@@ -166,7 +166,7 @@ export function redo(db: Db): ChangeResult {
     );
     sql(db, 'UPDATE batches SET undone = 0 WHERE id = ?').run(target.id);
     return { version: datasetVersion(db), description: `Redid: ${target.description}`, changed };
-  })();
+  });
 }
 
 function batchChanges(db: Db, batchId: number): StoredChange[] {

@@ -4,17 +4,28 @@ import path from 'node:path';
 import type { ProjectInfo } from '../../shared/types';
 import { datasetVersion } from './changes';
 import type { ImportKind } from '../../shared/types';
-import { openDatabase, schemaVersion, type Db } from './db';
+import { isReadOnly, openDatabase, schemaVersion, write, type Db } from './db';
 import { getMeta, setMeta } from './meta';
+import { liveOwners, stopHeartbeat } from './owners';
+
+/** How often an open project looks for commits made by other processes. */
+const watchMs = 1000;
 
 /** An open project. */
 export interface Project {
   db: Db;
   file: string;
+  /** True when the file cannot be written: the project opened for reading, edits fail with READ_ONLY. */
+  readOnly: boolean;
   /** The root folder, or null before the first import. */
   root(): string | null;
   setRoot(folder: string): void;
   info(): ProjectInfo;
+  /**
+   * Calls `listener` with the new dataset version when another process changes the change log;
+   * checks about once a second until the project closes. Returns the unsubscribe.
+   */
+  watch(listener: (version: number) => void): () => void;
   close(): void;
 }
 
@@ -31,15 +42,49 @@ function unfinishedImport(db: Db): ProjectInfo['unfinishedImport'] {
   return row ?? null;
 }
 
-/** Opens a project file (creating it with `create`); imports left running by a crash become `interrupted`. */
+/** Imports left running by a process that is gone (see owners.ts) become `interrupted`; a live one's stay running. */
+function recoverImports(db: Db): void {
+  write(db, () =>
+    db
+      .prepare(
+        `UPDATE imports SET status = 'interrupted', finished_at = ?
+          WHERE status = 'running' AND (owner IS NULL OR owner NOT IN (SELECT value FROM json_each(?)))`,
+      )
+      .run(Date.now(), JSON.stringify(liveOwners(db))),
+  );
+}
+
+/** True while an import of a live process is still running in the project (after recovery). */
+export function isImportRunning(db: Db): boolean {
+  return db.prepare("SELECT 1 FROM imports WHERE status = 'running' LIMIT 1").get() !== undefined;
+}
+
+/**
+ * Opens a project file (creating it with `create`); imports left running by a process that is gone
+ * become `interrupted`. A file that cannot be written opens read-only.
+ */
 export function openProject(file: string, options: { create?: boolean } = {}): Project {
   const absolute = path.resolve(file);
   const db = openDatabase(absolute, options);
-  db.prepare("UPDATE imports SET status = 'interrupted', finished_at = ? WHERE status = 'running'").run(Date.now());
+  const readOnly = isReadOnly(db);
+  if (!readOnly) recoverImports(db);
   const here = path.dirname(absolute);
+  const watchers = new Set<(version: number) => void>();
+  let timer: ReturnType<typeof setInterval> | null = null;
+  let seen = { dataVersion: 0, version: 0 };
+  const check = () => {
+    // data_version changes only when another connection commits; the dataset version says whether it touched the data.
+    const dataVersion = db.pragma('data_version', { simple: true }) as number;
+    if (dataVersion === seen.dataVersion) return;
+    const version = datasetVersion(db);
+    const changed = version !== seen.version;
+    seen = { dataVersion, version };
+    if (changed) for (const listener of watchers) listener(version);
+  };
   const project: Project = {
     db,
     file: absolute,
+    readOnly,
     root() {
       // The root is stored relative to the project file so that both can move together.
       const relative = getMeta(db, 'root');
@@ -63,9 +108,29 @@ export function openProject(file: string, options: { create?: boolean } = {}): P
         task: task === 'classification' || task === 'regression' ? task : null,
         schemaVersion: schemaVersion(db),
         unfinishedImport: unfinishedImport(db),
+        readOnly,
+      };
+    },
+    watch(listener) {
+      if (!timer) {
+        seen = { dataVersion: db.pragma('data_version', { simple: true }) as number, version: datasetVersion(db) };
+        timer = setInterval(check, watchMs);
+        timer.unref();
+      }
+      watchers.add(listener);
+      return () => {
+        watchers.delete(listener);
+        if (watchers.size === 0 && timer) {
+          clearInterval(timer);
+          timer = null;
+        }
       };
     },
     close() {
+      if (timer) clearInterval(timer);
+      timer = null;
+      watchers.clear();
+      stopHeartbeat(db);
       db.close();
     },
   };

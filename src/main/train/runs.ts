@@ -2,7 +2,8 @@
 import { LoupeError } from '../../shared/errors';
 import type { ImageId, SplitName } from '../../shared/types';
 import type { BackboneUsed, BackendReport, CurvePoint, RunDetail, RunMetrics, RunStatus, RunSummary, RunTimings, TrainConfig } from '../../shared/train';
-import type { Db } from '../store/db';
+import { isReadOnly, write, type Db } from '../store/db';
+import { claimOwner, liveOwners } from '../store/owners';
 import { sql } from '../store/statements';
 
 interface RunRow {
@@ -44,10 +45,11 @@ function toSummary(row: RunRow): RunSummary {
 /** Creates a running run and returns its id. */
 export function createRun(db: Db, config: TrainConfig, datasetVersion: number): number {
   return Number(
-    sql(db, "INSERT INTO runs (status, config, dataset_version, started_at) VALUES ('running', ?, ?, ?)").run(
+    sql(db, "INSERT INTO runs (status, config, dataset_version, started_at, owner) VALUES ('running', ?, ?, ?, ?)").run(
       JSON.stringify(config),
       datasetVersion,
       Date.now(),
+      claimOwner(db),
     ).lastInsertRowid,
   );
 }
@@ -88,9 +90,9 @@ export function updateRun(
 /** Appends curve points. */
 export function appendCurves(db: Db, runId: number, points: readonly CurvePoint[]): void {
   const insert = sql(db, 'INSERT INTO run_curves (run_id, phase, kind, step, loss, val_loss, val_acc) VALUES (?, ?, ?, ?, ?, ?, ?)');
-  db.transaction(() => {
+  write(db, () => {
     for (const p of points) insert.run(runId, p.phase, p.kind, p.step, p.loss, p.valLoss, p.valAccuracy);
-  })();
+  });
 }
 
 /** One stored prediction. */
@@ -109,7 +111,7 @@ export function savePredictions(db: Db, runId: number, rows: readonly Prediction
     `INSERT INTO predictions (run_id, image_id, split, fold, given, predicted, probability, given_prob, loss, probabilities)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
-  db.transaction(() => {
+  write(db, () => {
     for (const r of rows) {
       let predicted = 0;
       for (let j = 1; j < r.probabilities.length; j++) if (r.probabilities[j]! > r.probabilities[predicted]!) predicted = j;
@@ -128,7 +130,7 @@ export function savePredictions(db: Db, runId: number, rows: readonly Prediction
         Buffer.from(r.probabilities.buffer, r.probabilities.byteOffset, r.probabilities.byteLength),
       );
     }
-  })();
+  });
 }
 
 /** Every run, newest first. */
@@ -163,7 +165,17 @@ export function latestRun(db: Db): RunSummary | null {
   return row ? toSummary(row) : null;
 }
 
-/** Runs left 'running' by a core that stopped become 'failed' with a reason. */
+/**
+ * Runs left 'running' by a process that is gone (store/owners.ts) become 'failed' with a reason; a
+ * run another live process is training stays running. Nothing to do on a read-only project.
+ */
 export function failInterruptedRuns(db: Db): void {
-  sql(db, "UPDATE runs SET status = 'failed', error = 'Loupe stopped while this run was training.', finished_at = ? WHERE status = 'running'").run(Date.now());
+  if (isReadOnly(db)) return;
+  write(db, () =>
+    sql(
+      db,
+      `UPDATE runs SET status = 'failed', error = 'Loupe stopped while this run was training.', finished_at = ?
+        WHERE status = 'running' AND (owner IS NULL OR owner NOT IN (SELECT value FROM json_each(?)))`,
+    ).run(Date.now(), JSON.stringify(liveOwners(db))),
+  );
 }

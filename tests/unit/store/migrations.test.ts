@@ -4,28 +4,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Core } from '../../../src/main/core';
 import { openDatabase, schemaVersion } from '../../../src/main/store/db';
-import { latestSchemaVersion, migrations } from '../../../src/main/store/migrations';
+import { latestSchemaVersion } from '../../../src/main/store/migrations';
 import { tempDir } from '../../helpers/fixtures';
-
-/** A project file as the first release wrote it: schema 1 with an image, a class, a label, a split and a change. */
-function writeSchema1Project(file: string): void {
-  const db = new Database(file);
-  db.transaction(() => {
-    migrations[0]!.up(db);
-    db.pragma('user_version = 1');
-  })();
-  db.exec(`
-    INSERT INTO meta (key, value) VALUES ('root', '.'), ('root_absolute', '${path.dirname(file)}');
-    INSERT INTO images (id, path, source, content_hash, bytes, mtime_ms, status, created_at)
-      VALUES (1, 'cat/a.png', 's', 'h1', 10, 1, 'active', 1);
-    INSERT INTO classes (id, name, created_at) VALUES (1, 'cat', 1), (2, 'dog', 1);
-    INSERT INTO labels (image_id, class_id) VALUES (1, 2);
-    INSERT INTO splits (image_id, split) VALUES (1, 'train');
-    INSERT INTO batches (id, kind, action, description, created_at) VALUES (1, 'edit', 'relabel', 'Relabelled 1 image as dog', 1);
-    INSERT INTO changes (id, batch_id, image_id, field, old_value, new_value) VALUES (5, 1, 1, 'class', '1', '2');
-  `);
-  db.close();
-}
+import { writeSchema1Project } from './helpers/schema1';
 
 describe('migrations', () => {
   it('bring a schema-1 project up to date, keep its data and change log, and back it up first', async () => {
