@@ -2,10 +2,11 @@
  * The core: one object that answers every request of the contract and pushes its events. Electron
  * IPC, the serve-mode server and the CLI all drive this same object; none of it imports electron.
  */
+import fs from 'node:fs';
 import { z } from 'zod';
 import { requestSchemas, type EventName, type EventPayloads, type RequestName, type RequestOutput } from '../shared/contract';
 import { LoupeError, toErrorInfo, type Reply } from '../shared/errors';
-import type { ImageId } from '../shared/types';
+import type { ImageId, ImageStatus } from '../shared/types';
 import { classHandlers } from './handlers/classes.handlers';
 import { datasetHandlers } from './handlers/dataset.handlers';
 import { imageHandlers } from './handlers/images.handlers';
@@ -18,19 +19,19 @@ import { versionHandlers } from './handlers/versions.handlers';
 import { trainHandlers } from './handlers/train.handlers';
 import { runHandlers } from './handlers/runs.handlers';
 import { reviewHandlers } from './handlers/review.handlers';
-import type { CoreServices, Handlers } from './handlers/types';
+import type { CoreOptions, CoreServices, Handlers } from './handlers/types';
 import { JobManager } from './jobs/manager';
+import { storeError } from './store/db';
 import type { Project } from './store/project';
 import { sql } from './store/statements';
-import { resolveInside } from './util/paths';
+import { realFileInside } from './util/paths';
+
+/** Statuses whose files the image routes serve: unreadable and missing entries are not images. */
+const servableStatuses: ReadonlySet<ImageStatus> = new Set(['active', 'removed']);
 
 type Listener = <E extends EventName>(event: E, payload: EventPayloads[E]) => void;
 
-/** Options for a core. */
-export interface CoreOptions {
-  /** Passed to imports; tests lower it. */
-  pixelLimit?: number;
-}
+export type { CoreOptions };
 
 /** The running core. */
 export class Core implements CoreServices {
@@ -84,7 +85,11 @@ export class Core implements CoreServices {
       throw new LoupeError('VALIDATION', `${name}: ${where}${issue?.message ?? 'invalid input'}`, parsed.error.issues);
     }
     const handler = this.handlers[name] as (params: unknown) => RequestOutput<N> | Promise<RequestOutput<N>>;
-    return handler(parsed.data);
+    try {
+      return await handler(parsed.data);
+    } catch (error) {
+      throw storeError(error);
+    }
   }
 
   /** Listen to every event; returns the unsubscribe. */
@@ -114,15 +119,26 @@ export class Core implements CoreServices {
     return this.previews.get(previewId, index);
   }
 
-  /** The absolute path of an image's file; refuses anything outside the project root. */
+  /**
+   * The real path (links resolved) of an image's file, for the image routes of every transport:
+   * NOT_FOUND unless it is a file really inside the project root and its status is servable.
+   */
   imageFile(id: ImageId): string {
     const project = this.requireProject();
     const root = project.root();
-    const row = sql(project.db, 'SELECT path FROM images WHERE id = ?').get(id) as { path: string } | undefined;
+    const row = sql(project.db, 'SELECT path, status FROM images WHERE id = ?').get(id) as
+      | { path: string; status: ImageStatus }
+      | undefined;
     if (!row || !root) throw new LoupeError('NOT_FOUND', `No image with id ${id}.`, { id });
-    const file = resolveInside(root, row.path);
-    if (!file) throw new LoupeError('NOT_FOUND', `Image ${id} lies outside the project root.`, { id });
-    return file;
+    if (!servableStatuses.has(row.status)) {
+      throw new LoupeError('NOT_FOUND', `Image ${id} is ${row.status}; only readable images are served.`, { id });
+    }
+    const real = realFileInside(root, row.path);
+    if (real === null || !fs.statSync(real, { throwIfNoEntry: false })?.isFile()) {
+      throw new LoupeError('NOT_FOUND', `Image ${id} is not a file inside the project root.`, { id });
+    }
+    // The real path holds no links, so nothing can redirect the open between this check and the read.
+    return real;
   }
 
   /** Cancels running jobs and closes the project. */
@@ -139,8 +155,11 @@ export class Core implements CoreServices {
 
   /** Replaces the open project (closing the previous one) and tells every window. */
   setProject(project: Project | null): void {
-    if (this.project && this.project !== project) this.project.close();
+    const isNew = this.project !== project;
+    if (this.project && isNew) this.project.close();
     this.project = project;
+    // Edits another process commits (a CLI beside the app) refresh every window; close() stops the watch.
+    if (isNew) project?.watch((version) => this.emit('dataset:changed', { version, reason: 'Changed by another program' }));
     this.emit('project:changed', project?.info() ?? null);
   }
 

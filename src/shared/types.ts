@@ -30,6 +30,8 @@ export interface ProjectInfo {
   schemaVersion: number;
   /** An import that stopped before it finished (crash, cancel) and has not been run again since. */
   unfinishedImport: { source: string; kind: ImportKind; status: 'interrupted' | 'cancelled' } | null;
+  /** True when the project file cannot be written: it opened for reading, and edits are disabled. */
+  readOnly: boolean;
 }
 
 /** Per-class image counts by split (active images only). */
@@ -160,8 +162,29 @@ export interface ImportSummary {
   unchanged: number;
   unreadable: number;
   missing: number;
+  /** Files and CSV rows left out (links leaving the root, rows outside it or naming no image, bad rows). */
+  skipped: number;
+  /** The first of them (at most `skippedListLimit`), each with why. */
+  skippedEntries: SkippedEntry[];
   version: number;
 }
+
+/** Why import left a file or CSV row out. */
+export type SkipCause = 'outside-root' | 'broken-link' | 'not-an-image' | 'bad-row' | 'repeated-folder' | 'name-too-long';
+
+/** One file or CSV row that import left out. */
+export interface SkippedEntry {
+  /** The path as found or as the row names it. */
+  path: string;
+  cause: SkipCause;
+  /** What a person reads. */
+  reason: string;
+  /** The CSV row (1-based, counting the header), for CSV sources. */
+  row?: number;
+}
+
+/** How many skipped entries an import summary lists; the count covers all. */
+export const skippedListLimit = 100;
 
 /** The import formats Loupe reads. */
 export const importKinds = ['folders', 'split-folders', 'csv-labels', 'csv-values'] as const;

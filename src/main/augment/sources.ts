@@ -3,7 +3,7 @@ import { LoupeError } from '../../shared/errors';
 import type { ImageId, SplitName } from '../../shared/types';
 import type { Project } from '../store/project';
 import { sql } from '../store/statements';
-import { resolveInside } from '../util/paths';
+import { realFileInside } from '../util/paths';
 import type { FeederItem } from './feeder';
 import type { PreviewSource } from './preview';
 import { rngFor } from './random';
@@ -33,8 +33,8 @@ function requireRoot(project: Project): string {
 }
 
 function toPick(root: string, row: SourceRow): PreviewPick {
-  const file = resolveInside(root, row.path);
-  if (!file) throw new LoupeError('NOT_FOUND', `Image ${row.path} lies outside the project root.`, { id: row.id });
+  const file = realFileInside(root, row.path);
+  if (!file) throw new LoupeError('NOT_FOUND', `Image ${row.path} is missing or lies outside the project root.`, { id: row.id });
   return { id: row.id, input: file, width: row.width, height: row.height, path: row.path, label: row.label };
 }
 
@@ -80,7 +80,7 @@ export function feederItems(project: Project, split?: SplitName): { items: Feede
   for (const row of rows) {
     const label = row.label !== null ? index.get(row.label)! : row.value;
     if (label === null || label === undefined) continue;
-    const file = resolveInside(root, row.path);
+    const file = realFileInside(root, row.path);
     if (file) items.push({ id: row.id, input: file, width: row.width, height: row.height, label });
   }
   return { items, classes };

@@ -8,15 +8,17 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { LoupeError } from '../../shared/errors';
-import type { ImageId, ImageStatus, ImportKind, ImportSummary } from '../../shared/types';
+import { skippedListLimit, type ImageId, type ImageStatus, type ImportKind, type ImportSummary, type SkippedEntry } from '../../shared/types';
 import type { JobContext } from '../jobs/manager';
 import { ensureClass } from '../store/classes';
 import { datasetVersion, recordBatch, type FieldChange } from '../store/changes';
 import { getMeta, setMeta } from '../store/meta';
+import { write } from '../store/db';
+import { claimOwner } from '../store/owners';
 import type { Project } from '../store/project';
 import { sql } from '../store/statements';
 import { mapOrdered } from '../util/pool';
-import { commonAncestor, relativeInside } from '../util/paths';
+import { relativeInside } from '../util/paths';
 import { defaultPixelLimit, readImageFacts, type ImageFacts } from './imageInfo';
 import { scanSource, type ScannedImage } from './scan';
 import { planMissingSplits } from './split';
@@ -25,6 +27,8 @@ import { planMissingSplits } from './split';
 export interface ImportOptions {
   source: string;
   kind?: ImportKind;
+  /** For a new project: the folder its images must lie in (default: the folder, or the CSV's folder). */
+  root?: string;
   pixelLimit?: number;
   /** Images per write transaction. */
   chunkSize?: number;
@@ -56,24 +60,19 @@ type Outcome =
 export async function importSource(project: Project, options: ImportOptions, ctx: JobContext): Promise<ImportSummary> {
   const { db } = project;
   ctx.progress('scanning', 0, 0);
-  const scan = await scanSource(options.source, options.kind);
+  const hadRoot = project.root() !== null;
+  const scan = await scanSource(options.source, options.kind, await chosenRoot(project, options.root));
   const source = scan.kind.startsWith('csv') ? path.resolve(options.source) : scan.base;
-  // A new project's root is the source folder, or for a CSV the folder holding it and every file it names.
-  const root = project.root() ?? commonAncestor([scan.base, ...scan.images.map((i) => path.dirname(i.file))]);
-  if (project.root() === null) project.setRoot(root);
+  // A new project's root is the chosen folder, else the source folder or the CSV's; it never grows to fit.
+  const root = project.root() ?? scan.root;
+  if (!hadRoot) project.setRoot(root);
   const task = scan.kind === 'csv-values' ? 'regression' : 'classification';
   const projectTask = getMeta(db, 'task');
   if (projectTask !== null && projectTask !== task) {
     throw new LoupeError('CONFLICT', `This project holds ${projectTask} targets; ${source} has ${task} targets.`);
   }
   setMeta(db, 'task', task);
-  for (const problem of scan.problems) ctx.log(`row ${problem.row}: ${problem.reason}`);
 
-  const importId = Number(
-    db
-      .prepare('INSERT INTO imports (source, kind, status, started_at) VALUES (?, ?, ?, ?)')
-      .run(source, scan.kind, 'running', Date.now()).lastInsertRowid,
-  );
   const existing = new Map<string, Existing>();
   for (const row of db.prepare('SELECT id, path, bytes, mtime_ms AS mtimeMs, status FROM images').iterate() as Iterable<
     Existing & { path: string }
@@ -83,12 +82,12 @@ export async function importSource(project: Project, options: ImportOptions, ctx
 
   const seen = new Set<string>();
   const items: WorkItem[] = [];
-  let outside = 0;
+  const refused: SkippedEntry[] = [...scan.refused];
   for (const scanned of scan.images) {
+    // The scan judged real paths; the stored path is relative to the root as written.
     const rel = relativeInside(root, scanned.file);
     if (rel === null) {
-      outside++;
-      ctx.log(`skipped ${scanned.file}: outside the project root ${root}`);
+      refused.push({ path: scanned.file, cause: 'outside-root', reason: `lies outside the project root ${root}` });
       continue;
     }
     if (seen.has(rel)) continue;
@@ -105,16 +104,52 @@ export async function importSource(project: Project, options: ImportOptions, ctx
     unchanged: 0,
     unreadable: 0,
     missing: 0,
+    skipped: refused.length,
+    skippedEntries: refused.slice(0, skippedListLimit),
     version: datasetVersion(db),
   };
-  if (outside > 0 && items.length === 0) {
+  for (const entry of summary.skippedEntries) {
+    ctx.log(`skipped ${entry.row === undefined ? '' : `row ${entry.row}: `}${entry.path}: ${entry.reason}`);
+  }
+  if (refused.length > skippedListLimit) ctx.log(`... and ${refused.length - skippedListLimit} more skipped`);
+  if (hadRoot && items.length === 0 && refused.some((entry) => entry.cause === 'outside-root')) {
     throw new LoupeError(
       'CONFLICT',
       `Every image of ${source} lies outside this project's root (${root}). Import it into a new project.`,
+      summary,
     );
   }
-  if (outside > 0) ctx.log(`${outside} files lie outside the project root and were skipped`);
 
+  const importId = Number(
+    db
+      .prepare('INSERT INTO imports (source, kind, status, started_at, owner) VALUES (?, ?, ?, ?, ?)')
+      .run(source, scan.kind, 'running', Date.now(), claimOwner(db)).lastInsertRowid,
+  );
+  try {
+    return await readAndCommit(project, options, ctx, { source, items, seen, summary, importId });
+  } catch (error) {
+    // A failure part way leaves whole chunks committed and says so; the import is not left "running".
+    const status = ctx.signal.aborted ? 'cancelled' : 'failed';
+    db.prepare('UPDATE imports SET status = ?, finished_at = ?, summary = ? WHERE id = ? AND status = ?').run(
+      status,
+      Date.now(),
+      JSON.stringify(summary),
+      importId,
+      'running',
+    );
+    throw error;
+  }
+}
+
+/** Reads every work item and commits them in chunks; marks what disappeared; finishes the imports row. */
+async function readAndCommit(
+  project: Project,
+  options: ImportOptions,
+  ctx: JobContext,
+  state: { source: string; items: WorkItem[]; seen: Set<string>; summary: ImportSummary; importId: number },
+): Promise<ImportSummary> {
+  const { db } = project;
+  const { source, items, seen, summary, importId } = state;
   const pixelLimit = options.pixelLimit ?? defaultPixelLimit;
   const chunkSize = options.chunkSize ?? 256;
   const concurrency = options.concurrency ?? Math.max(2, os.availableParallelism() * 2);
@@ -154,6 +189,21 @@ export async function importSource(project: Project, options: ImportOptions, ctx
   return summary;
 }
 
+/** The root a scan must keep to: the project's, else the folder the user chose (which must exist). */
+async function chosenRoot(project: Project, chosen: string | undefined): Promise<string | null> {
+  const root = project.root();
+  if (chosen === undefined) return root;
+  const absolute = path.resolve(chosen);
+  const real = await fs.realpath(absolute).catch(() => null);
+  if (real === null || !(await fs.stat(real)).isDirectory()) {
+    throw new LoupeError('VALIDATION', `The root ${absolute} is not a folder. Choose the folder that holds the images.`);
+  }
+  if (root !== null && real !== (await fs.realpath(root).catch(() => root))) {
+    throw new LoupeError('CONFLICT', `This project's root is ${root}, not ${absolute}. Import into a new project to use another root.`);
+  }
+  return root ?? absolute;
+}
+
 /** Gives a split to every active image that lacks one (after imports, and to finish an interrupted one). */
 export function assignMissingSplits(project: Project): void {
   const seed = Number(getMeta(project.db, 'split_seed') ?? '1');
@@ -182,7 +232,7 @@ async function readOne(item: WorkItem, pixelLimit: number): Promise<Outcome> {
 
 function writeChunk(project: Project, source: string, chunk: Outcome[], summary: ImportSummary): void {
   const { db } = project;
-  db.transaction(() => {
+  write(db, () => {
     const changes: FieldChange[] = [];
     const revived = new Set<number>();
     for (const outcome of chunk) {
@@ -242,7 +292,7 @@ function writeChunk(project: Project, source: string, chunk: Outcome[], summary:
       if (scanned.split !== null && status === 'active') changes.push({ imageId: id, field: 'split', value: scanned.split });
     }
     recordBatch(db, { kind: 'import', action: 'import', description: `Imported ${chunk.length} files from ${source}` }, changes);
-  })();
+  });
 }
 
 function markMissing(project: Project, source: string, seen: Set<string>, summary: ImportSummary): void {

@@ -8,7 +8,7 @@ import type { AreaHandlers, CoreServices } from './types';
 export function datasetHandlers(core: CoreServices): AreaHandlers<'dataset'> {
   return {
     'dataset:stats': () => datasetStats(core.requireProject().db),
-    'dataset:import': ({ source, kind }) => {
+    'dataset:import': ({ source, kind, root }) => {
       const project = core.requireProject();
       // Two imports would race on the same paths: one at a time.
       const running = core.jobs.running('import');
@@ -23,6 +23,7 @@ export function datasetHandlers(core: CoreServices): AreaHandlers<'dataset'> {
           {
             source,
             kind,
+            root,
             pixelLimit: core.options.pixelLimit,
             onCommit: (version) => core.emit('dataset:changed', { version, reason: 'import' }),
           },

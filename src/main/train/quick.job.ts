@@ -12,7 +12,7 @@ import { resolveBackbone } from '../model/backbones';
 import { datasetVersion } from '../store/changes';
 import type { Project } from '../store/project';
 import { sql } from '../store/statements';
-import { resolveInside } from '../util/paths';
+import { realFileInside } from '../util/paths';
 import type { TrainingProcess } from './client';
 import type { EmbedItem } from './protocol';
 import { splitCode, type QuickTask } from './quick';
@@ -88,7 +88,7 @@ export async function runQuickJob(
     const fileOf = new Map<string, string>();
     for (const image of images) {
       if (fileOf.has(image.hash)) continue;
-      const file = resolveInside(root, image.path);
+      const file = realFileInside(root, image.path);
       if (file) fileOf.set(image.hash, file);
     }
     const allHashes = [...fileOf.keys()];

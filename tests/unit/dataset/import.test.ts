@@ -534,6 +534,27 @@ describe('cancel', () => {
     };
   }
 
+  it('an import that fails part way is recorded as failed, not left running, and keeps its whole chunks', async () => {
+    const dir = tempDir();
+    const data = path.join(dir, 'data');
+    await writeClassFolders(data, ['a', 'b'], 30);
+    const project: Project = openProject(path.join(dir, 'p.loupe'), { create: true });
+    try {
+      let commits = 0;
+      const failure = new Error('disk full');
+      const onCommit = () => {
+        if (commits++ === 0) throw failure;
+      };
+      await expect(importSource(project, { source: data, chunkSize: 20, onCommit }, context(new AbortController()))).rejects.toBe(failure);
+      const { db } = project;
+      expect(db.prepare('SELECT status FROM imports').all()).toEqual([{ status: 'failed' }]);
+      expect((db.prepare('SELECT count(*) AS n FROM images').get() as { n: number }).n).toBe(20);
+      expect(project.info().unfinishedImport).toBeNull();
+    } finally {
+      project.close();
+    }
+  });
+
   it('keeps whole committed chunks, and a re-import finishes with exact totals', async () => {
     const dir = tempDir();
     const data = path.join(dir, 'data');
