@@ -25,19 +25,19 @@ import type {
 } from './curation';
 import { augmentPreviewSchema, type AugmentPresetInfo, type AugmentPreview } from './augment';
 import { trainRequestSchemas, type TrainEventPayloads, type TrainRequestOutputs } from './train';
+import { boundedText, className, filePath, freeText, requiredText } from './limits';
 
 const imageId = z.number().int().positive().transform((n) => n as ImageId);
 const imageIds = z.array(imageId).min(1, 'select at least one image').max(1_000_000);
-const nonEmpty = (what: string) => z.string().trim().min(1, `${what} is required`);
 const imageFilter = z
   .object({
-    className: z.string().nullable().optional(),
+    className: boundedText('className', 'class name').nullable().optional(),
     split: z.enum(splitNames).optional(),
     status: z.enum(imageStatuses).optional(),
     reviewed: z.boolean().optional(),
     issue: z.enum(imageIssues).optional(),
-    search: z.string().max(500).optional(),
-    predicted: z.string().optional(),
+    search: freeText('search').optional(),
+    predicted: boundedText('className', 'predicted class').optional(),
   })
   .default({});
 const percent = z.number().min(0, 'ratios cannot be negative').max(100);
@@ -52,18 +52,18 @@ const rebalanceOptions = z.object({
 /** Runtime schemas for every request input. A request without one is a compile error below. */
 export const requestSchemas = {
   /** Open a .loupe project file, or create it when `create` is set. */
-  'project:open': z.object({ file: nonEmpty('project file'), create: z.boolean().optional() }),
+  'project:open': z.object({ file: filePath('project file'), create: z.boolean().optional() }),
   /** The open project, or null. */
   'project:current': z.object({}),
   'project:close': z.object({}),
   /** Class x split counts and totals. */
   'dataset:stats': z.object({}),
-  /** Start importing a folder or CSV; returns the job id at once. */
-  'dataset:import': z.object({ source: nonEmpty('source'), kind: z.enum(importKinds).optional() }),
+  /** Start importing a folder or CSV; returns the job id at once. `root` (new projects): the folder images must lie in. */
+  'dataset:import': z.object({ source: filePath('source'), kind: z.enum(importKinds).optional(), root: filePath('root').optional() }),
   /** Write the active dataset out as CSV or a split/class folder tree. */
   'dataset:export': z.object({
     format: z.enum(['csv', 'folders']),
-    out: nonEmpty('output folder'),
+    out: filePath('output folder'),
     link: z.enum(['copy', 'hardlink']).optional(),
   }),
   /** One page of images matching a filter, in a stable order. */
@@ -83,7 +83,7 @@ export const requestSchemas = {
   'images:history': z.object({ id: imageId }),
   'images:get': z.object({ id: imageId }),
   /** Give images a class (created when new). */
-  'images:relabel': z.object({ ids: imageIds, className: nonEmpty('class name') }),
+  'images:relabel': z.object({ ids: imageIds, className: className() }),
   /** Exclude images from the dataset; undoable, files untouched. */
   'images:remove': z.object({ ids: imageIds }),
   'images:restore': z.object({ ids: imageIds }),
@@ -93,14 +93,14 @@ export const requestSchemas = {
   'changes:revert': z.object({ changeId: z.number().int().positive() }),
   /** Classes with counts per split. */
   'classes:list': z.object({}),
-  'classes:create': z.object({ name: nonEmpty('class name') }),
-  'classes:rename': z.object({ from: nonEmpty('class'), to: nonEmpty('new name') }),
+  'classes:create': z.object({ name: className() }),
+  'classes:rename': z.object({ from: className('class'), to: className('new name') }),
   /** What merging `from` into `into` would move, without doing it. */
-  'classes:previewMerge': z.object({ from: nonEmpty('class'), into: nonEmpty('target class') }),
+  'classes:previewMerge': z.object({ from: className('class'), into: className('target class') }),
   /** Move every image of `from` to `into` in one undoable batch. */
-  'classes:merge': z.object({ from: nonEmpty('class'), into: nonEmpty('target class') }),
+  'classes:merge': z.object({ from: className('class'), into: className('target class') }),
   /** Delete a class that labels no image. */
-  'classes:delete': z.object({ name: nonEmpty('class') }),
+  'classes:delete': z.object({ name: className('class') }),
   /** The class x split table with its warnings. */
   'splits:report': z.object({
     pThreshold: z.number().gt(0).lt(1).default(0.01),
@@ -122,7 +122,7 @@ export const requestSchemas = {
     limit: z.number().int().min(1).max(10_000).default(1000),
   }),
   'jobs:list': z.object({}),
-  'jobs:cancel': z.object({ id: z.string().min(1).transform((s) => s as JobId) }),
+  'jobs:cancel': z.object({ id: requiredText('id', 'job id').transform((s) => s as JobId) }),
   /** The augmentation presets as full configs. */
   'augment:presets': z.object({}),
   /** Render augmented previews; images are fetched with `previewUrl(previewId, index)`. */

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import type { ImageId, JobId, SplitName } from './types';
+import { boundedText, filePath, requiredText } from './limits';
 
 /** The TF.js backends, best first. */
 export const backendNames = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -23,7 +24,7 @@ export const headKinds = ['softmax', 'mlp'] as const;
 export const trainConfigSchema = z.object({
   mode: z.enum(['quick']).default('quick'),
   /** 'default' (the pinned pretrained backbone, downloaded on first use), 'baseline', a registered name, or a model file. */
-  backbone: z.string().trim().min(1).default('default'),
+  backbone: requiredText('path', 'backbone').default('default'),
   folds: z.number().int().min(2).max(20).default(5),
   /** Augmented views per train image (used where the augmentation pipeline is available). */
   views: z.number().int().min(0).max(16).default(4),
@@ -201,7 +202,7 @@ export const trainRequestSchemas = {
   /** Backbones known, and the last backend report. */
   'train:backbones': z.object({}),
   /** Copy a model file (.onnx, or a TF.js model.json) into the backbone cache and register it. */
-  'train:importBackbone': z.object({ file: z.string().trim().min(1), name: z.string().trim().min(1).optional() }),
+  'train:importBackbone': z.object({ file: filePath('model file'), name: requiredText('name', 'backbone name').optional() }),
   'runs:list': z.object({}),
   'runs:get': z.object({ id: runId }),
   'runs:compare': z.object({ a: runId, b: runId, limit: z.number().int().min(1).max(5000).default(200) }),
@@ -210,8 +211,8 @@ export const trainRequestSchemas = {
     runId: runId.optional(),
     kind: z.enum(issueKinds),
     /** For 'confused' and 'cell': the given and predicted classes. */
-    given: z.string().optional(),
-    predicted: z.string().optional(),
+    given: boundedText('className', 'given class').optional(),
+    predicted: boundedText('className', 'predicted class').optional(),
     includeReviewed: z.boolean().default(false),
     offset: z.number().int().min(0).default(0),
     limit: z.number().int().min(1).max(2000).default(50),

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { WebSocket } from 'ws';
@@ -61,6 +62,28 @@ describe('serve mode', () => {
     expect(reply.reply.ok).toBe(true);
     expect(reply.reply.value?.name).toBe('e2e');
     ws.close();
+  });
+
+  it('works when opened at http://localhost:PORT, and refuses another Host', async () => {
+    app = await serve();
+    const localUrl = app.url.replace('//127.0.0.1:', '//localhost:');
+    const page = await browser.newPage();
+    await page.goto(localUrl);
+    // The nav shows once project:current came back over the socket.
+    await page.getByTestId('nav-overview').waitFor();
+    await page.close();
+    // A DNS-rebinding page reaches 127.0.0.1 under its own name: refused even with the token.
+    const { port, search } = new URL(app.url);
+    const request = { host: '127.0.0.1', port, path: `/${search}`, headers: { host: `rebind.example:${port}` } };
+    const rebound = await new Promise<number>((resolve, reject) => {
+      http
+        .get(request, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+        .on('error', reject);
+    });
+    expect(rebound).toBe(403);
   });
 
   it('imports a folder through the UI, shows counts, scrolls the gallery and opens an image', async () => {

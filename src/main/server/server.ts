@@ -1,19 +1,22 @@
 /**
  * Serve mode: the contract over HTTP + WebSocket on 127.0.0.1, and the built UI beside it. Every
  * request needs the random token (query `token`, header `x-loupe-token`, or the cookie set when the
- * page was opened with it); anything else is refused with 401.
+ * page was opened with it); anything else is refused with 401. Only a Host of 127.0.0.1, localhost
+ * or [::1] at this port is answered (DNS rebinding), and the socket only opens from those origins.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { WsMessage, WsRequest } from '../../shared/bridge';
-import { serveRoutes, tokenParam } from '../../shared/bridge';
-import { toErrorInfo } from '../../shared/errors';
+import { maxRequestBytes, requestTooLargeMessage, serveRoutes, tokenParam } from '../../shared/bridge';
+import { LoupeError, toErrorInfo, type ErrorCode, type ErrorInfo } from '../../shared/errors';
+import { textLimits } from '../../shared/limits';
 import type { ImageId } from '../../shared/types';
 import type { Core } from '../core';
+import { contentSecurityPolicy } from '../../shared/csp';
 
 /** A running server. */
 export interface LoupeServer {
@@ -33,6 +36,19 @@ export interface ServeOptions {
 }
 
 const cookieName = 'loupe_token';
+/**
+ * The largest WebSocket message ws itself reads; a larger one closes that socket with 1009. Between
+ * `maxRequestBytes` and this, the request is still read so that its error reply reaches its caller.
+ */
+export const maxFrameBytes = 2 * maxRequestBytes;
+/** HTTP status of an error code; anything not listed is a 500. */
+const httpStatus = new Map<ErrorCode, number>([
+  ['VALIDATION', 400],
+  ['UNAUTHORIZED', 401],
+  ['NOT_FOUND', 404],
+  ['NO_PROJECT', 404],
+  ['CONFLICT', 409],
+]);
 const contentTypes: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -59,31 +75,49 @@ export async function startServer(options: ServeOptions): Promise<LoupeServer> {
   const { core, uiDir } = options;
   const token = options.token ?? randomBytes(24).toString('base64url');
   let port = 0;
+  // Filled once the port is known; nothing can connect before that.
+  let allowedHosts = new Set<string>();
+  const isAllowedHost = (host: string | undefined): boolean => host !== undefined && allowedHosts.has(host.toLowerCase());
+  // No Origin: a client that is not a browser. A browser page must be one this server served.
+  const isAllowedOrigin = (origin: string | undefined): boolean =>
+    origin === undefined || (origin.startsWith('http://') && isAllowedHost(origin.slice('http://'.length)));
   const tokenBuffer = Buffer.from(token);
   const hasToken = (req: http.IncomingMessage, url: URL): boolean => {
     const offered =
       url.searchParams.get(tokenParam) ??
       (req.headers['x-loupe-token'] as string | undefined) ??
-      parseCookie(req.headers.cookie ?? '')[cookieName] ??
+      parseCookie(req.headers.cookie ?? '').get(cookieName) ??
       '';
     const candidate = Buffer.from(offered);
     return candidate.length === tokenBuffer.length && timingSafeEqual(candidate, tokenBuffer);
   };
 
   const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    if (!hasToken(req, url)) {
-      res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8' });
-      res.end('Loupe: this address needs the token printed when the server started.\n');
+    // The page's policy as a header too (frame-ancestors works only there), on every answer.
+    res.setHeader('content-security-policy', `${contentSecurityPolicy}; frame-ancestors 'none'`);
+    res.setHeader('x-content-type-options', 'nosniff');
+    res.setHeader('referrer-policy', 'no-referrer');
+    if (!isAllowedHost(req.headers.host)) {
+      res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end(wrongHostMessage(port));
       return;
     }
     try {
+      const url = requestUrl(req);
+      if (!hasToken(req, url)) {
+        res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end('Loupe: this address needs the token printed when the server started.\n');
+        return;
+      }
       route(req, res, url);
     } catch (error) {
       const info = toErrorInfo(error);
-      res.writeHead(info.code === 'NOT_FOUND' || info.code === 'NO_PROJECT' ? 404 : 500, {
-        'content-type': 'application/json',
-      });
+      if (info.code === 'INTERNAL') console.error(`serve: ${req.method} failed`, error);
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      res.writeHead(httpStatus.get(info.code) ?? 500, { 'content-type': 'application/json' });
       res.end(JSON.stringify(info));
     }
   });
@@ -110,7 +144,7 @@ export async function startServer(options: ServeOptions): Promise<LoupeServer> {
       return;
     }
     // The UI: a known asset, or index.html for anything else (the app routes in the page).
-    const requested = path.resolve(uiDir, '.' + decodeURIComponent(url.pathname));
+    const requested = path.resolve(uiDir, '.' + decodePath(url.pathname));
     const inside = requested.startsWith(path.resolve(uiDir) + path.sep);
     const file = inside && fs.existsSync(requested) && fs.statSync(requested).isFile() ? requested : path.join(uiDir, 'index.html');
     if (!fs.existsSync(file)) {
@@ -130,17 +164,25 @@ export async function startServer(options: ServeOptions): Promise<LoupeServer> {
     void req;
   };
 
-  const sockets = new WebSocketServer({ noServer: true });
+  const sockets = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes });
   server.on('upgrade', (req, socket, head) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    // Only the page this server served may open the socket: another local origin that holds the
+    // Once upgraded the http server no longer handles this socket's errors; an unhandled one would end the process.
+    socket.on('error', () => socket.destroy());
+    const refuse = (status: string, text: string) => {
+      const response = `HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${text}`;
+      socket.end(response, () => socket.destroy());
+    };
+    if (!isAllowedHost(req.headers.host)) return refuse('403 Forbidden', wrongHostMessage(port));
+    let url: URL;
+    try {
+      url = requestUrl(req);
+    } catch {
+      return refuse('400 Bad Request', 'Loupe: the address cannot be read.\n');
+    }
+    // Only a page this server served may open the socket: another local origin that holds the
     // cookie (a page on another 127.0.0.1 port is "same site") is refused.
-    const origin = req.headers.origin;
-    const isOwnOrigin = origin === undefined || origin === `http://127.0.0.1:${port}`;
-    if (url.pathname !== serveRoutes.socket || !hasToken(req, url) || !isOwnOrigin) {
-      socket.write('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
-      socket.destroy();
-      return;
+    if (url.pathname !== serveRoutes.socket || !hasToken(req, url) || !isAllowedOrigin(req.headers.origin)) {
+      return refuse('401 Unauthorized', 'Loupe: the socket needs the token, from a page this server served.\n');
     }
     sockets.handleUpgrade(req, socket, head, (ws) => attach(ws));
   });
@@ -151,10 +193,17 @@ export async function startServer(options: ServeOptions): Promise<LoupeServer> {
     };
     const unsubscribe = core.subscribe((event, payload) => send({ event, payload }));
     ws.on('close', unsubscribe);
-    ws.on('message', (data) => {
-      const request = parseRequest(String(data));
-      // Not a request at all: nothing to answer, and nothing that may reach the core.
-      if (!request) return;
+    // A malformed frame (bad opcode, reserved bits, close code, UTF-8) or one over maxFrameBytes: ws
+    // has already closed this socket with the matching code; the server and other sockets go on.
+    ws.on('error', () => undefined);
+    ws.on('message', (data, isBinary) => {
+      const parsed = parseRequest(toBuffer(data), isBinary);
+      if ('error' in parsed) {
+        const reply = { ok: false as const, error: parsed.error };
+        send(parsed.id === null ? { id: null, reply } : { id: parsed.id, reply });
+        return;
+      }
+      const request = parsed.request;
       void core.request(request.name, request.input).then((reply) => send({ id: request.id, reply }));
     });
   };
@@ -164,6 +213,7 @@ export async function startServer(options: ServeOptions): Promise<LoupeServer> {
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   port = (server.address() as AddressInfo).port;
+  allowedHosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]);
   return {
     url: `http://127.0.0.1:${port}/?${tokenParam}=${token}`,
     port,
@@ -190,25 +240,68 @@ function sendFile(res: http.ServerResponse, file: string, type: string): void {
   });
 }
 
-/** A WebSocket message as a request, or null when it is not one. */
-function parseRequest(text: string): WsRequest | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return null;
+/** The request's URL; its path must start with `/` (not an absolute or `//host` form). */
+function requestUrl(req: http.IncomingMessage): URL {
+  const target = req.url ?? '/';
+  if (!target.startsWith('/') || target.startsWith('//')) {
+    throw new LoupeError('VALIDATION', 'Loupe: the address must be a path on this server, such as /?token=…');
   }
-  if (typeof value !== 'object' || value === null) return null;
-  const { id, name, input } = value as Record<string, unknown>;
-  if (typeof id !== 'number' || typeof name !== 'string') return null;
-  return { id, name: name as WsRequest['name'], input };
+  return new URL(target, 'http://127.0.0.1');
 }
 
-function parseCookie(header: string): Record<string, string> {
-  const out: Record<string, string> = {};
+/** A URL path with its percent escapes decoded; a bad escape is a VALIDATION error (400). */
+function decodePath(pathname: string): string {
+  try {
+    return decodeURIComponent(pathname);
+  } catch {
+    throw new LoupeError('VALIDATION', 'Loupe: the address has a bad percent escape (each % must be followed by two hex digits).');
+  }
+}
+
+function wrongHostMessage(port: number): string {
+  return `Loupe: this server answers only at http://127.0.0.1:${port}, http://localhost:${port} or http://[::1]:${port}; open the address it printed.\n`;
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+}
+
+type Parsed = { request: WsRequest } | { id: number | null; error: ErrorInfo };
+
+/** A WebSocket message as a request, or the error to answer it with (to its id when it has a usable one). */
+function parseRequest(data: Buffer, isBinary: boolean): Parsed {
+  const invalid = (id: number | null, message: string, details?: unknown): Parsed => ({
+    id,
+    error: details === undefined ? { code: 'VALIDATION', message } : { code: 'VALIDATION', message, details },
+  });
+  if (isBinary) return invalid(null, 'Loupe: requests are JSON text messages {"id", "name", "input"}, not binary.');
+  let value: unknown;
+  try {
+    value = JSON.parse(data.toString('utf8'));
+  } catch {
+    return invalid(null, 'Loupe: a request must be JSON: {"id": number, "name": "area:verb", "input": {...}}.');
+  }
+  const fields = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  const id = fields && Number.isSafeInteger(fields.id) ? (fields.id as number) : null;
+  if (data.length > maxRequestBytes) {
+    return invalid(id, requestTooLargeMessage(data.length), { bytes: data.length, limitBytes: maxRequestBytes });
+  }
+  if (!fields || id === null) {
+    return invalid(null, 'Loupe: a request must be a JSON object with an integer "id", a "name" and an "input".');
+  }
+  const { name, input } = fields;
+  if (typeof name !== 'string') return invalid(id, 'Loupe: a request needs a "name" such as "project:current".');
+  // The core refuses unknown names; a bounded one keeps a huge name from riding back in its message.
+  if (name.length > textLimits.name) return invalid(id, `request name: at most ${textLimits.name} characters`);
+  return { request: { id, name: name as WsRequest['name'], input } };
+}
+
+function parseCookie(header: string): Map<string, string> {
+  const out = new Map<string, string>();
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0) out[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
+    if (eq > 0) out.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
   }
   return out;
 }

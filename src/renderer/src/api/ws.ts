@@ -3,8 +3,8 @@
  * Calls made while the socket is down wait for it; calls in flight when it drops are rejected,
  * and the socket reconnects with a growing delay.
  */
-import { serveRoutes, tokenParam } from '../../../shared/bridge';
-import type { WsMessage, WsRequest } from '../../../shared/bridge';
+import { maxRequestBytes, requestTooLargeMessage, serveRoutes, tokenParam } from '../../../shared/bridge';
+import type { WsMessage } from '../../../shared/bridge';
 import type { LoupeApi, RequestName, RequestOutput } from '../../../shared/contract';
 import { LoupeError, isErrorInfo } from '../../../shared/errors';
 import { EventHub } from './events';
@@ -42,7 +42,8 @@ export function createWsApi(): LoupeApi {
   const token = readToken();
   const hub = new EventHub();
   const pending = new Map<number, Pending>();
-  const outbox: WsRequest[] = [];
+  /** Requests not sent yet, already serialised. */
+  const outbox: Array<{ id: number; text: string }> = [];
   let nextId = 1;
   let socket: WebSocket | null = null;
   let retryDelay = 250;
@@ -59,7 +60,7 @@ export function createWsApi(): LoupeApi {
     while (socket && socket.readyState === WebSocket.OPEN && outbox.length > 0) {
       const request = outbox.shift();
       if (!request) continue;
-      socket.send(JSON.stringify(request));
+      socket.send(request.text);
       const waiting = pending.get(request.id);
       if (waiting) waiting.isSent = true;
     }
@@ -75,6 +76,10 @@ export function createWsApi(): LoupeApi {
     }
     if ('event' in message) {
       hub.emit(message.event, message.payload);
+      return;
+    }
+    if (message.id === null) {
+      console.error('Loupe could not read a message from this page', message.reply.error);
       return;
     }
     const waiting = pending.get(message.id);
@@ -114,8 +119,16 @@ export function createWsApi(): LoupeApi {
   const call = <N extends RequestName>(name: N, input: unknown): Promise<RequestOutput<N>> =>
     new Promise<RequestOutput<N>>((resolve, reject) => {
       const id = nextId++;
+      const text = JSON.stringify({ id, name, input });
+      // UTF-8 takes at most 3 bytes per UTF-16 unit, so most requests need no encoding to measure.
+      const bytes = text.length * 3 <= maxRequestBytes ? 0 : new TextEncoder().encode(text).byteLength;
+      if (bytes > maxRequestBytes) {
+        // The server would refuse it; said here, without sending megabytes first.
+        reject(new LoupeError('VALIDATION', `${name}: ${requestTooLargeMessage(bytes)}`, { bytes, limitBytes: maxRequestBytes }));
+        return;
+      }
       pending.set(id, { resolve: resolve as (value: unknown) => void, reject, name, isSent: false });
-      outbox.push({ id, name, input });
+      outbox.push({ id, text });
       flush();
     });
 
