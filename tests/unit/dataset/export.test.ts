@@ -1,8 +1,12 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Core } from '../../../src/main/core';
-import { exportDataset } from '../../../src/main/dataset/export';
+import { exportDataset, removeStaleStaging } from '../../../src/main/dataset/export';
+import { openProject } from '../../../src/main/store/project';
+import { neutraliseCell, restoreCell } from '../../../src/main/util/csvCells';
+import { maxFolderBytes, uniqueFolderNames } from '../../../src/main/util/folderNames';
 import { LoupeError } from '../../../src/shared/errors';
 import type { ImageId, ImportSummary } from '../../../src/shared/types';
 import { snapshotFiles, tempDir, writeClassFolders, writeImage } from '../../helpers/fixtures';
@@ -12,11 +16,12 @@ afterEach(async () => {
   for (const core of cores.splice(0)) await core.shutdown();
 });
 
-async function projectWith(source: string, dir = tempDir()): Promise<Core> {
+/** `root`: where the images lie, for a CSV (such as an exported one) that names files outside its folder. */
+async function projectWith(source: string, dir = tempDir(), root?: string): Promise<Core> {
   const core = new Core();
   cores.push(core);
   await core.call('project:open', { file: path.join(dir, 'p.loupe'), create: true });
-  const { jobId } = await core.call('dataset:import', { source });
+  const { jobId } = await core.call('dataset:import', root ? { source, root } : { source });
   const job = await core.jobs.finished(jobId);
   expect(job.state, JSON.stringify(job.error)).toBe('done');
   return core;
@@ -46,7 +51,7 @@ describe('export', () => {
     await core.call('dataset:export', { format: 'csv', out });
     const before = await core.call('dataset:stats', {});
 
-    const again = await projectWith(path.join(out, 'labels.csv'), fs.mkdtempSync(path.join(dir, 'two-')));
+    const again = await projectWith(path.join(out, 'labels.csv'), fs.mkdtempSync(path.join(dir, 'two-')), dir);
     const job = (await again.call('jobs:list', {}))[0]!;
     expect(job.result as ImportSummary).toMatchObject({ kind: 'csv-labels', added: 9 });
     const after = await again.call('dataset:stats', {});
@@ -185,5 +190,191 @@ describe('export as a job', () => {
     unsubscribe();
     expect(result.files).toBe(20);
     expect(updates).toContain('export:done');
+  });
+});
+
+describe('CSV export and spreadsheet formulas', () => {
+  const tricky = ['=HYPERLINK("http://evil","x")', '+1+1', '-2+3', '@SUM(A1)', "'=already quoted", "'plain quote", 'cat', 'a=b'];
+
+  it('neutraliseCell and restoreCell round-trip every text, and leave plain text alone', () => {
+    for (const text of [...tricky, '', "'", "''", '\t=x', '\r=x', '=', "'+"]) expect(restoreCell(neutraliseCell(text))).toBe(text);
+    expect(neutraliseCell('=1+1')).toBe("'=1+1");
+    expect(neutraliseCell('cat')).toBe('cat');
+    // A quote a person typed before something harmless is theirs, not Loupe's guard.
+    expect(restoreCell("'plain")).toBe("'plain");
+  });
+
+  it('writes labels that start with = + - @ (or a quote) with a leading quote, says so, and imports back the same labels', async () => {
+    const dir = tempDir();
+    const data = path.join(dir, 'data');
+    for (const [i] of tricky.entries()) await writeImage(path.join(data, `${i}.png`), i);
+    const core = await projectWith(data, fs.mkdtempSync(path.join(dir, 'one-')));
+    // Labels given in Loupe: a leading quote here is the person's own, and must survive.
+    for (const [i, label] of tricky.entries()) await core.call('images:relabel', { ids: [idOf(core, `${i}.png`)], className: label });
+    const before = await core.call('dataset:stats', {});
+    expect(before.classes.map((c) => c.name).sort()).toEqual([...tricky].sort());
+
+    const out = path.join(dir, 'exported');
+    await core.call('dataset:export', { format: 'csv', out });
+    const text = fs.readFileSync(path.join(out, 'labels.csv'), 'utf8');
+    // Every label cell (after the path and its comma, quoted or not) that starts with a trigger is guarded.
+    const cells = text.trim().split('\n').slice(1).map((l) => l.slice(l.indexOf(',') + 1).replace(/^"/, ''));
+    for (const cell of cells) expect(cell, cell).not.toMatch(/^[=+\-@]/);
+    expect(cells.filter((c) => c.startsWith("'"))).toHaveLength(6);
+    const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { csv: { neutralisedCells: number; formulaGuard: string } };
+    expect(manifest.csv.neutralisedCells).toBe(6);
+    expect(manifest.csv.formulaGuard).toMatch(/leading '/);
+
+    const again = await projectWith(path.join(out, 'labels.csv'), fs.mkdtempSync(path.join(dir, 'two-')), dir);
+    expect((await again.call('dataset:stats', {})).classes).toEqual(before.classes);
+  });
+});
+
+describe('folder names from class names', () => {
+  it('are portable, at most maxFolderBytes, distinct ignoring case and Unicode form, and stable', () => {
+    const long = 'ü'.repeat(100_000);
+    const names = ['cat', 'x/y', 'x_y', 'X_Y', long, `${long}!`, 'CON', 'dots...', '.hidden', 'caf\u00e9', 'cafe\u0301'];
+    const folders = uniqueFolderNames(names);
+    expect(folders.size).toBe(names.length);
+    const segments = [...folders.values()];
+    expect(new Set(segments.map((s) => s.normalize('NFC').toLowerCase())).size).toBe(names.length);
+    for (const segment of segments) {
+      expect(Buffer.byteLength(segment)).toBeLessThanOrEqual(maxFolderBytes);
+      expect(segment).not.toMatch(/[/\\:]|^\.|[. ]$|^con$/i);
+    }
+    // Plain names keep their spelling; a name that had to change to stay unique gets its hash suffix.
+    expect(folders.get('cat')).toBe('cat');
+    // Of two plain names equal but for case, the first in code-point order keeps its spelling.
+    expect(folders.get('X_Y')).toBe('X_Y');
+    expect(folders.get('x_y')).toMatch(/^x_y~[0-9a-f]{8}$/);
+    expect(folders.get('x/y')).toMatch(/^x_y~[0-9a-f]{8}$/);
+    expect(folders.get(long)).toMatch(/~[0-9a-f]{8}$/);
+    // Stable: the same name gets the same folder whichever other classes exist.
+    expect(uniqueFolderNames(['x/y', 'x_y', 'X_Y', 'dog']).get('x/y')).toBe(folders.get('x/y'));
+    expect(uniqueFolderNames([long]).get(long)).toBe(folders.get(long));
+  });
+
+  it('a 100,000-character class exports; unlabelled images and a class named "unlabeled" stay apart; the manifest maps folders to classes', async () => {
+    const dir = tempDir();
+    const data = path.join(dir, 'data');
+    const long = 'L'.repeat(100_000);
+    for (let i = 0; i < 4; i++) await writeImage(path.join(data, `${i}.png`), i);
+    fs.writeFileSync(path.join(data, 'labels.csv'), `path,label,split\n0.png,long,train\n1.png,unlabeled,train\n2.png,,train\n3.png,,train\n`);
+    const core = await projectWith(path.join(data, 'labels.csv'), dir);
+    // Requests refuse such a name now; a project from before the limits can still hold one.
+    core.requireProject().db.prepare("UPDATE classes SET name = ? WHERE name = 'long'").run(long);
+    const before = await core.call('dataset:stats', {});
+    expect(before.unlabeled).toBe(2);
+    const out = path.join(dir, 'out');
+    const result = await core.call('dataset:export', { format: 'folders', out });
+    expect(result.files).toBe(4);
+    const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as {
+      folders: Record<string, string>;
+      classes: Record<string, { train: number }>;
+      unlabeled: { train: number };
+    };
+    const longFolder = Object.keys(manifest.folders).find((f) => manifest.folders[f] === long)!;
+    expect(Buffer.byteLength(longFolder)).toBeLessThanOrEqual(maxFolderBytes);
+    expect(manifest.folders.unlabeled).toBe('unlabeled');
+    expect(fs.readdirSync(path.join(out, 'train', 'unlabeled'))).toEqual(['1.png']);
+    expect(fs.readdirSync(path.join(out, 'train', longFolder))).toEqual(['0.png']);
+    // Unlabelled images lie in the split folder itself, which import reads as "no class".
+    expect(fs.readdirSync(path.join(out, 'train')).filter((f) => f.endsWith('.png')).sort()).toEqual(['2.png', '3.png']);
+    expect(manifest.unlabeled.train).toBe(2);
+    expect(manifest.classes[long]!.train).toBe(1);
+
+    const again = await projectWith(out, fs.mkdtempSync(path.join(dir, 'again-')));
+    const after = await again.call('dataset:stats', {});
+    expect(after.unlabeled).toBe(2);
+    expect(after.classes.map((c) => [c.name, c.train])).toEqual([
+      [longFolder, 1],
+      ['unlabeled', 1],
+    ]);
+  });
+});
+
+describe('stale staging folders', () => {
+  /** The pid of a process that has already exited. */
+  async function deadPid(): Promise<number> {
+    const child = spawn(process.execPath, ['-e', '']);
+    await new Promise((resolve) => child.on('exit', resolve));
+    return child.pid!;
+  }
+
+  it('an export removes staging folders whose process is gone or that are over a day old, and nothing else', async () => {
+    const dir = tempDir();
+    const data = path.join(dir, 'data');
+    await writeClassFolders(data, ['a'], 2);
+    const core = await projectWith(data, dir);
+    const now = Date.now();
+    const make = (name: string): string => {
+      fs.mkdirSync(path.join(dir, name, 'train', 'a'), { recursive: true });
+      fs.writeFileSync(path.join(dir, name, 'train', 'a', 'x.png'), 'x');
+      return name;
+    };
+    const dead = make(`.old.partial-${await deadPid()}-${now}-aB3dE9`);
+    const aged = make(`.old.partial-${process.pid}-${now - 2 * 86_400_000}-zzzzzz`);
+    const live = make(`.busy.partial-${process.pid}-${now}-Qw12Er`);
+    const users = make('.notes.partial-mine');
+    // A link with a staging name is neither followed nor removed.
+    const target = make('kept-target');
+    fs.symlinkSync(path.join(dir, target), path.join(dir, `.link.partial-${await deadPid()}-${now}-Link00`));
+
+    await core.call('dataset:export', { format: 'folders', out: path.join(dir, 'out') });
+    const left = fs.readdirSync(dir);
+    expect(left).not.toContain(dead);
+    expect(left).not.toContain(aged);
+    expect(left).toEqual(expect.arrayContaining([live, users, target, 'out']));
+    expect(fs.existsSync(path.join(dir, target, 'train', 'a', 'x.png'))).toBe(true);
+    expect((await removeStaleStaging(dir)).left).toBe(1);
+  });
+
+  /** Runs a real folder export of `file` into `out` in another process and SIGKILLs it half way. */
+  async function killMidExport(file: string, out: string): Promise<void> {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'killedExport.child.ts'), file, out], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('midway') && resolve());
+      child.on('exit', (code) => reject(new Error(`the export child exited (${code}) before it was killed`)));
+    });
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.on('exit', resolve));
+    expect(fs.readdirSync(path.dirname(out)).filter((f) => f.includes('.partial-'))).toHaveLength(1);
+    expect(fs.existsSync(out)).toBe(false);
+  }
+
+  async function closedProject(dir: string): Promise<string> {
+    const data = path.join(dir, 'data');
+    await writeClassFolders(data, ['cat', 'dog'], 4);
+    const core = await projectWith(data, dir);
+    await core.shutdown();
+    cores.splice(cores.indexOf(core), 1);
+    return path.join(dir, 'p.loupe');
+  }
+
+  it('a killed export leaves its staging folder, and opening the project removes it', async () => {
+    const dir = tempDir();
+    const file = await closedProject(dir);
+    const first = path.join(dir, 'first', 'out');
+    await killMidExport(file, first);
+    const next = new Core();
+    cores.push(next);
+    await next.call('project:open', { file });
+    expect(fs.readdirSync(path.dirname(first))).toEqual([]);
+  });
+
+  it('a killed export leaves its staging folder, and the next export, even into another folder, removes it', async () => {
+    const dir = tempDir();
+    const file = await closedProject(dir);
+    const first = path.join(dir, 'first', 'out');
+    await killMidExport(file, first);
+    const project = openProject(file);
+    try {
+      await exportDataset(project, { format: 'csv', out: path.join(dir, 'elsewhere', 'out') });
+    } finally {
+      project.close();
+    }
+    expect(fs.readdirSync(path.dirname(first))).toEqual([]);
   });
 });
