@@ -16,5 +16,13 @@ if (runtime.name === 'electron-as-node' && !process.env.ELECTRON_RUN_AS_NODE) {
 } else {
   const { register } = await import('tsx/esm/api');
   register();
-  await import('../src/main/cli/main.ts');
+  try {
+    await import('../src/main/cli/main.ts');
+  } catch (error) {
+    // The CLI failed to load (a native module built for another runtime, say): one line here too.
+    const first = String(error?.message ?? error).split('\n')[0];
+    console.error(`loupe: cannot start: ${first}${process.env.LOUPE_DEBUG ? '' : ' (set LOUPE_DEBUG=1 for the details)'}`);
+    if (process.env.LOUPE_DEBUG) console.error(error);
+    process.exitCode = 1;
+  }
 }

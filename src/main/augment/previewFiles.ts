@@ -3,9 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { augmentPresetNames, presetConfig, type AugmentPresetName, type AugmentPreview } from '../../shared/augment';
 import { LoupeError } from '../../shared/errors';
-import type { ImageId } from '../../shared/types';
 import type { Project } from '../store/project';
-import { sql } from '../store/statements';
+import { requireImagesByPath } from '../store/images';
 
 /** What the command needs of the core. */
 export interface PreviewCore {
@@ -36,11 +35,10 @@ export async function writePreviewFiles(
   }
   const preset = options.preset as AugmentPresetName;
   const stored = options.image.split(path.sep).join('/').replace(/^\.\//, '');
-  const row = sql(core.requireProject().db, 'SELECT id FROM images WHERE path = ?').get(stored) as { id: number } | undefined;
-  if (!row) throw new LoupeError('NOT_FOUND', `No image at ${options.image} in this project (paths are relative to the project root).`);
+  const [id] = requireImagesByPath(core.requireProject().db, [stored]);
   const preview = await core.call('augment:preview', {
     config: presetConfig(preset),
-    imageIds: [row.id as ImageId],
+    imageIds: [id!],
     count: options.n,
     seed: options.seed,
     mode: 'one-image',

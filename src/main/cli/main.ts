@@ -1,125 +1,59 @@
 /**
- * `loupe`: the command line over the same core the app uses. Every command takes --json; errors
- * print one line and exit non-zero. Paths in output are relative to the project root.
+ * `loupe`: the command line over the same core the app uses. The table in commands.ts checks the
+ * arguments; this file opens the project and runs the command. Every command takes --json; every
+ * failure prints one `loupe:` line and exits non-zero. Paths in output are relative to the project root.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { LoupeError, toErrorInfo } from '../../shared/errors';
-import {
-  importKinds,
-  splitNames,
-  type DatasetStats,
-  type ImageId,
-  type ImportKind,
-  type JobInfo,
-  type SplitName,
-} from '../../shared/types';
+import { splitNames, type DatasetStats, type ImageId, type ImportKind, type JobInfo, type SplitName } from '../../shared/types';
 import { Core } from '../core';
 import { startServer } from '../server/server';
 import { issuesCommand, trainCommand } from './train';
 import { writePreviewFiles } from '../augment/previewFiles';
 import { requireClass } from '../store/classes';
-import { sql } from '../store/statements';
+import { requireImagesByPath } from '../store/images';
+import { usageLine, type CommandSpec, type Options } from './commands';
+import { parseCommandLine, pathsOf } from './parse';
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
-const usage = `Usage: loupe <command> [options]
-
-Commands:
-  import <folder|csv> --project P [--kind folders|split-folders|csv-labels|csv-values]
-  stats --project P
-  relabel <path>... --to CLASS --project P [--create]
-  remove <path>... --project P
-  restore <path>... --project P
-  undo --project P
-  redo --project P
-  export --format csv|folders --out DIR --project P [--hardlink]
-  classes --project P
-  rename <class> <new name> --project P
-  merge <class> <into class> --project P [--dry-run]
-  delete-class <class> --project P
-  split --ratios 80,10,10 [--lock test] [--seed N] --project P [--dry-run]
-  versions --project P
-  diff <from version> <to version> --project P
-  serve [--project P] [--port N]
-  train --project P [--mode quick] [--backbone default|baseline|NAME|FILE] [--folds 5]
-  issues --project P --kind loss|label|confused [--limit N]
-  augment-preview --project P --image PATH --out DIR [--n 12] [--seed S] [--preset none|light|standard|strong]
-
-Every command takes --json for machine-readable output. Paths are relative to the project root.`;
-
-interface Options {
-  project?: string;
-  json: boolean;
-  kind?: string;
-  to?: string;
-  create: boolean;
-  format?: string;
-  out?: string;
-  hardlink: boolean;
-  port?: string;
-  ratios?: string;
-  lock?: string[];
-  seed?: string;
-  'dry-run': boolean;
-  image?: string;
-  n?: string;
-  preset?: string;
-  mode?: string;
-  backbone?: string;
-  folds?: string;
-  limit?: string;
-  help: boolean;
+async function main(argv: string[]): Promise<number> {
+  let isJson = argv.includes('--json');
+  try {
+    const parsed = parseCommandLine(argv);
+    if (parsed.kind === 'help') {
+      console.log(parsed.text);
+      return 0;
+    }
+    isJson = parsed.options.json === true;
+    return await run(parsed.spec, parsed.options, parsed.args);
+  } catch (error) {
+    const info = toErrorInfo(error);
+    if (isJson) console.log(JSON.stringify({ error: info }));
+    // One line, always; the stack of an unexpected error only on request.
+    console.error(`loupe: ${info.message.replace(/\s*\n\s*/g, ' ')}`);
+    if (info.code === 'INTERNAL' && process.env.LOUPE_DEBUG && error instanceof Error) console.error(error.stack);
+    return info.code === 'VALIDATION' ? 2 : 1;
+  }
 }
 
-async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      project: { type: 'string', short: 'p' },
-      json: { type: 'boolean', default: false },
-      kind: { type: 'string' },
-      to: { type: 'string' },
-      create: { type: 'boolean', default: false },
-      format: { type: 'string' },
-      out: { type: 'string' },
-      hardlink: { type: 'boolean', default: false },
-      port: { type: 'string' },
-      ratios: { type: 'string' },
-      lock: { type: 'string', multiple: true },
-      seed: { type: 'string' },
-      'dry-run': { type: 'boolean', default: false },
-      image: { type: 'string' },
-      n: { type: 'string' },
-      preset: { type: 'string' },
-      mode: { type: 'string' },
-      backbone: { type: 'string' },
-      folds: { type: 'string' },
-      limit: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  const options = values as Options;
-  const [command, ...args] = positionals;
-  if (options.help || !command) {
-    console.log(usage);
-    return options.help ? 0 : 2;
-  }
+async function run(spec: CommandSpec, options: Options, args: string[]): Promise<number> {
+  const command = spec.name;
+  // Read paths before opening: a bad --from-file changes nothing.
+  const paths = spec.takesPaths ? await pathsOf(spec, options, args) : [];
   const core = new Core();
   const print = (json: unknown, text: string) => console.log(options.json ? JSON.stringify(json) : text);
   try {
+    await openProject(core, spec, options);
     switch (command) {
       case 'import': {
-        const source = args[0];
-        if (!source) throw new LoupeError('VALIDATION', 'import needs a folder or CSV: loupe import <folder|csv> --project P');
-        if (options.kind && !(importKinds as readonly string[]).includes(options.kind)) {
-          throw new LoupeError('VALIDATION', `--kind must be one of ${importKinds.join(', ')}`);
-        }
-        await core.call('project:open', { file: requireProjectPath(options), create: true });
-        const { jobId } = await core.call('dataset:import', { source, kind: options.kind as ImportKind | undefined });
+        const { jobId } = await core.call('dataset:import', {
+          source: args[0]!,
+          kind: options.kind as ImportKind | undefined,
+          root: options.root === undefined ? undefined : path.resolve(options.root),
+        });
         const unsubscribe = options.json ? () => {} : core.subscribe((event, payload) => {
           if (event === 'jobs:update') reportProgress(payload as JobInfo);
           if (event === 'jobs:log') process.stderr.write(`  ${(payload as { line: string }).line}\n`);
@@ -139,49 +73,39 @@ async function main(argv: string[]): Promise<number> {
         return job.state === 'cancelled' ? 130 : 0;
       }
       case 'stats': {
-        await openExisting(core, options);
         const stats = await core.call('dataset:stats', {});
         print(stats, formatStats(stats));
         return 0;
       }
       case 'relabel': {
-        await openExisting(core, options);
-        if (!options.to) throw new LoupeError('VALIDATION', 'relabel needs --to CLASS');
-        if (!options.create) requireClass(core.requireProject().db, options.to);
-        const result = await core.call('images:relabel', { ids: idsOf(core, args), className: options.to });
+        const className = options.to!;
+        if (!options.create) requireClass(core.requireProject().db, className);
+        const result = await core.call('images:relabel', { ids: idsOf(core, paths), className });
         print(result, `${result.description} (version ${result.version})`);
         return 0;
       }
       case 'remove':
       case 'restore': {
-        await openExisting(core, options);
-        const result = await core.call(command === 'remove' ? 'images:remove' : 'images:restore', { ids: idsOf(core, args) });
+        const result = await core.call(command === 'remove' ? 'images:remove' : 'images:restore', { ids: idsOf(core, paths) });
         print(result, `${result.description} (version ${result.version})`);
         return 0;
       }
       case 'undo':
       case 'redo': {
-        await openExisting(core, options);
         const result = await core.call(command === 'undo' ? 'changes:undo' : 'changes:redo', {});
         print(result, `${result.description} (version ${result.version})`);
         return 0;
       }
       case 'export': {
-        await openExisting(core, options);
-        if (options.format !== 'csv' && options.format !== 'folders') {
-          throw new LoupeError('VALIDATION', 'export needs --format csv or --format folders');
-        }
-        if (!options.out) throw new LoupeError('VALIDATION', 'export needs --out DIR');
         const result = await core.call('dataset:export', {
-          format: options.format,
-          out: options.out,
+          format: options.format as 'csv' | 'folders',
+          out: options.out!,
           link: options.hardlink ? 'hardlink' : 'copy',
         });
         print(result, `Exported ${result.files} file(s) to ${result.out} (version ${result.version})`);
         return 0;
       }
       case 'classes': {
-        await openExisting(core, options);
         const classes = await core.call('classes:list', {});
         print(
           { classes },
@@ -191,9 +115,7 @@ async function main(argv: string[]): Promise<number> {
       }
       case 'rename':
       case 'merge': {
-        await openExisting(core, options);
-        const [from, to] = args;
-        if (!from || !to) throw new LoupeError('VALIDATION', `${command} needs two class names: loupe ${command} A B`);
+        const [from, to] = args as [string, string];
         if (command === 'merge' && options['dry-run']) {
           const preview = await core.call('classes:previewMerge', { from, into: to });
           print(preview, `Merging ${preview.from} into ${preview.into} would move ${preview.images} image(s)`);
@@ -207,14 +129,11 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'delete-class': {
-        await openExisting(core, options);
-        if (!args[0]) throw new LoupeError('VALIDATION', 'delete-class needs a class name');
-        const result = await core.call('classes:delete', { name: args[0] });
+        const result = await core.call('classes:delete', { name: args[0]! });
         print(result, `${result.description} (version ${result.version})`);
         return 0;
       }
       case 'split': {
-        await openExisting(core, options);
         const request = splitOptions(options);
         if (options['dry-run']) {
           const plan = await core.call('splits:plan', request);
@@ -226,7 +145,6 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'versions': {
-        await openExisting(core, options);
         const list = await core.call('versions:list', { limit: 500 });
         print(
           list,
@@ -237,9 +155,10 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'diff': {
-        await openExisting(core, options);
         const [from, to] = args.map(Number);
-        if (!Number.isInteger(from) || !Number.isInteger(to)) throw new LoupeError('VALIDATION', 'diff needs two version numbers');
+        if (!Number.isInteger(from) || !Number.isInteger(to)) {
+          throw new LoupeError('VALIDATION', `diff needs two version numbers (loupe versions lists them): ${usageLine(spec)}`);
+        }
         const diff = await core.call('versions:diff', { from: from!, to: to!, limit: 10_000 });
         print(
           diff,
@@ -249,14 +168,11 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'augment-preview': {
-        await openExisting(core, options);
-        if (!options.image) throw new LoupeError('VALIDATION', 'augment-preview needs --image PATH (relative to the project root)');
-        if (!options.out) throw new LoupeError('VALIDATION', 'augment-preview needs --out DIR');
         const n = Number(options.n ?? 12);
         const seed = Number(options.seed ?? 0);
         if (!Number.isInteger(n) || n < 1 || n > 64) throw new LoupeError('VALIDATION', '--n must be a whole number between 1 and 64');
         if (!Number.isInteger(seed) || seed < 0) throw new LoupeError('VALIDATION', '--seed must be a whole number of at least 0');
-        const result = await writePreviewFiles(core, { image: options.image, n, seed, preset: options.preset ?? 'standard', out: options.out });
+        const result = await writePreviewFiles(core, { image: options.image!, n, seed, preset: options.preset ?? 'standard', out: options.out! });
         print(
           result,
           `Wrote ${result.files.length} augmentations of ${result.image} (${result.preset}, ${result.width}x${result.height}, seed ${seed}) to ${result.out}` +
@@ -265,10 +181,10 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'serve': {
-        if (options.project) await core.call('project:open', { file: options.project, create: true });
         const uiDir = path.join(packageRoot, 'out', 'renderer');
+        // The contract is served either way (scripts and tests use it); the page needs the build.
         if (!fs.existsSync(path.join(uiDir, 'index.html'))) {
-          throw new LoupeError('NOT_FOUND', `The UI is not built (${uiDir}). Run \`npm run build\` or \`npm run serve\`.`);
+          process.stderr.write(`loupe: the UI is not built (${uiDir}); the API is served, the page is not. Run \`npm run build\` or use \`npm run serve\`.\n`);
         }
         const server = await startServer({ core, uiDir, port: options.port ? Number(options.port) : undefined });
         print({ url: server.url, port: server.port }, `Loupe is serving at ${server.url}`);
@@ -284,13 +200,8 @@ async function main(argv: string[]): Promise<number> {
       case 'issues':
         return await issuesCommand(core, options, print);
       default:
-        throw new LoupeError('VALIDATION', `Unknown command "${command}". Run loupe --help.`);
+        throw new LoupeError('INTERNAL', `The command table names "${command}", which main.ts does not run.`);
     }
-  } catch (error) {
-    const info = toErrorInfo(error);
-    if (options.json) console.log(JSON.stringify({ error: info }));
-    console.error(`loupe: ${info.message}`);
-    return info.code === 'VALIDATION' ? 2 : 1;
   } finally {
     await core.shutdown();
   }
@@ -314,23 +225,27 @@ function splitOptions(options: Options) {
   };
 }
 
-function requireProjectPath(options: Options): string {
-  if (!options.project) throw new LoupeError('VALIDATION', 'This command needs --project P (a .loupe file).');
-  return options.project;
+/** Opens the project the command works on, as its table entry says. */
+async function openProject(core: Core, spec: CommandSpec, options: Options): Promise<void> {
+  const file = options.project;
+  if (file === undefined) {
+    if (spec.project === 'optional') return;
+    throw new LoupeError('VALIDATION', `${spec.name} needs --project P (a .loupe file).`);
+  }
+  if (spec.project === 'existing' && !fs.existsSync(file)) {
+    throw new LoupeError('NOT_FOUND', `No project at ${file}. Create it with: loupe import FOLDER --project ${shellQuote(file)}`, { file });
+  }
+  await core.call('project:open', { file, create: spec.project !== 'existing' });
 }
 
-async function openExisting(core: Core, options: Options): Promise<void> {
-  await core.call('project:open', { file: requireProjectPath(options) });
+/** `text` as one shell word, quoted only where it needs to be. */
+function shellQuote(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
+/** The ids of the images at `paths`, each image once. */
 function idsOf(core: Core, paths: string[]): ImageId[] {
-  if (paths.length === 0) throw new LoupeError('VALIDATION', 'Name at least one image path (relative to the project root).');
-  const lookup = sql(core.requireProject().db, 'SELECT id FROM images WHERE path = ?');
-  return paths.map((p) => {
-    const row = lookup.get(p.split(path.sep).join('/')) as { id: ImageId } | undefined;
-    if (!row) throw new LoupeError('NOT_FOUND', `No image at ${p} in this project.`);
-    return row.id;
-  });
+  return [...new Set(requireImagesByPath(core.requireProject().db, paths.map((p) => p.split(path.sep).join('/'))))];
 }
 
 let lastReport = 0;

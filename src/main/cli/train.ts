@@ -1,27 +1,21 @@
-/** `loupe train` and `loupe issues`: the CLI side of training and review, over the same core. */
+/**
+ * `loupe train` and `loupe issues`: the CLI side of training and review, over the same core. The
+ * command table (commands.ts) has checked their options, and main.ts has opened the project.
+ */
 import { LoupeError } from '../../shared/errors';
-import { issueKinds, type IssueKind, type TrainConfigInput } from '../../shared/train';
+import { assertNever } from '../../shared/assertNever';
+import type { TrainConfigInput } from '../../shared/train';
 import type { JobInfo } from '../../shared/types';
 import type { Core } from '../core';
+import type { cliIssueKinds, Options } from './commands';
 
 /** Options the two commands read. */
-export interface TrainCliOptions {
-  project?: string;
-  json: boolean;
-  mode?: string;
-  backbone?: string;
-  folds?: string;
-  kind?: string;
-  limit?: string;
-}
+export type TrainCliOptions = Pick<Options, 'json' | 'mode' | 'backbone' | 'folds' | 'kind' | 'limit'>;
 
 type Print = (json: unknown, text: string) => void;
 
 /** `loupe train --project P [--mode quick] [--backbone NAME|FILE] [--folds 5] --json`. */
 export async function trainCommand(core: Core, options: TrainCliOptions, print: Print): Promise<number> {
-  if (!options.project) throw new LoupeError('VALIDATION', 'train needs --project P (a .loupe file).');
-  if (options.mode && options.mode !== 'quick') throw new LoupeError('VALIDATION', `--mode must be quick (got ${options.mode}).`);
-  await core.call('project:open', { file: options.project });
   const config: TrainConfigInput = { mode: 'quick' };
   if (options.backbone) config.backbone = options.backbone;
   if (options.folds) config.folds = integer(options.folds, '--folds');
@@ -64,19 +58,23 @@ export async function trainCommand(core: Core, options: TrainCliOptions, print: 
 
 /** `loupe issues --project P --kind loss|label|confused --limit N --json`: the latest run's queue, worst first. */
 export async function issuesCommand(core: Core, options: TrainCliOptions, print: Print): Promise<number> {
-  if (!options.project) throw new LoupeError('VALIDATION', 'issues needs --project P (a .loupe file).');
-  await core.call('project:open', { file: options.project });
-  const kind = (options.kind ?? 'label') as IssueKind;
+  // Required, and one of cliIssueKinds: the table has checked.
+  const kind = options.kind as (typeof cliIssueKinds)[number];
   const limit = options.limit ? integer(options.limit, '--limit') : 20;
   let page;
-  if (kind === 'confused') {
-    // The most-confused pair's images, both ways.
-    const [pair] = await core.call('review:pairs', { limit: 1 });
-    page = pair ? await core.call('review:queue', { kind, given: pair.a, predicted: pair.b, limit }) : { runId: null, total: 0, rows: [], estimate: null };
-  } else if (kind === 'loss' || kind === 'label') {
-    page = await core.call('review:queue', { kind, limit });
-  } else {
-    throw new LoupeError('VALIDATION', `--kind must be one of loss, label, confused (of ${issueKinds.join(', ')}).`);
+  switch (kind) {
+    case 'confused': {
+      // The most-confused pair's images, both ways.
+      const [pair] = await core.call('review:pairs', { limit: 1 });
+      page = pair ? await core.call('review:queue', { kind, given: pair.a, predicted: pair.b, limit }) : { runId: null, total: 0, rows: [], estimate: null };
+      break;
+    }
+    case 'loss':
+    case 'label':
+      page = await core.call('review:queue', { kind, limit });
+      break;
+    default:
+      return assertNever(kind, '--kind');
   }
   const rows = page.rows.map((r) => ({ path: r.path, given: r.given, predicted: r.predicted, probability: r.probability, loss: r.loss, split: r.split, reason: r.reason }));
   print(

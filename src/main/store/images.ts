@@ -1,4 +1,4 @@
-/** Image queries: pages for the gallery, one image in full, the class x split table. */
+/** Image queries: pages for the gallery, one image in full, ids by path, the class x split table. */
 import { LoupeError } from '../../shared/errors';
 import type {
   DatasetStats,
@@ -225,6 +225,29 @@ export function requireImages(db: Db, ids: readonly ImageId[]): void {
   for (const id of ids) {
     if (!exists.get(id)) throw new LoupeError('NOT_FOUND', `No image with id ${id}.`, { id });
   }
+}
+
+/**
+ * The ids of the images at `paths` (relative to the project root, '/'-separated), in order.
+ * Paths that match no image are one NOT_FOUND naming the first and counting the rest.
+ */
+export function requireImagesByPath(db: Db, paths: readonly string[]): ImageId[] {
+  const lookup = sql(db, 'SELECT id FROM images WHERE path = ?');
+  const ids: ImageId[] = [];
+  const missing: string[] = [];
+  for (const p of paths) {
+    const row = lookup.get(p) as { id: ImageId } | undefined;
+    if (row) ids.push(row.id);
+    else missing.push(p);
+  }
+  if (missing.length > 0) {
+    const more = missing.length > 1 ? ` (and ${missing.length - 1} more of the paths named)` : '';
+    throw new LoupeError('NOT_FOUND', `No image at ${missing[0]} in this project${more}; paths are relative to the project root.`, {
+      missing: missing.slice(0, 100),
+      count: missing.length,
+    });
+  }
+  return ids;
 }
 
 /** The class x split table, status totals and the version. */

@@ -1,0 +1,300 @@
+/**
+ * The table of `loupe` commands. It drives the global usage, each command's --help, option
+ * validation and --from-file (parse.ts): a command is described once, here.
+ */
+import { augmentPresetNames } from '../../shared/augment';
+import { importKinds } from '../../shared/types';
+
+/** Every option any command takes, with how node:util parseArgs reads it. */
+export const optionTypes = {
+  project: { type: 'string', short: 'p' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  'from-file': { type: 'string' },
+  root: { type: 'string' },
+  kind: { type: 'string' },
+  to: { type: 'string' },
+  create: { type: 'boolean' },
+  format: { type: 'string' },
+  out: { type: 'string' },
+  hardlink: { type: 'boolean' },
+  port: { type: 'string' },
+  ratios: { type: 'string' },
+  lock: { type: 'string', multiple: true },
+  seed: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  image: { type: 'string' },
+  n: { type: 'string' },
+  preset: { type: 'string' },
+  mode: { type: 'string' },
+  backbone: { type: 'string' },
+  folds: { type: 'string' },
+  limit: { type: 'string' },
+} as const satisfies Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
+
+type OptionTypes = typeof optionTypes;
+/** The name of an option, as written after `--`. */
+export type OptionName = keyof OptionTypes;
+
+/** Parsed option values: strings, booleans, or lists for options given more than once. */
+export type Options = {
+  -readonly [K in OptionName]?: OptionTypes[K] extends { multiple: true }
+    ? string[]
+    : OptionTypes[K]['type'] extends 'boolean'
+      ? boolean
+      : string;
+};
+
+/** How one command documents and checks one of its options. */
+export interface OptionDoc {
+  /** The value's placeholder in usage (string options). */
+  arg?: string;
+  help: string;
+  required?: boolean;
+  /** The values it accepts, checked before the command runs. */
+  choices?: readonly string[];
+}
+
+/** One `loupe` command. */
+export interface CommandSpec {
+  name: string;
+  /** Positional part of the usage line, e.g. `<path>...`. */
+  args: string;
+  /** How many positionals it takes: [min, max]. */
+  positionals: readonly [number, number];
+  /** existing: the project must exist; create: made when missing; optional: --project may be left out. */
+  project: 'existing' | 'create' | 'optional';
+  summary: string;
+  options: Partial<Record<OptionName, OptionDoc>>;
+  /** Takes many image paths, so also reads them with --from-file. */
+  takesPaths?: boolean;
+  /** More lines for --help. */
+  notes?: string[];
+}
+
+const project: OptionDoc = { arg: 'P', help: 'the project file (.loupe)', required: true };
+const dryRun: OptionDoc = { help: 'show what would change, change nothing' };
+const fromFile: OptionDoc = { arg: 'F', help: 'read image paths from F, one a line (- for standard input)' };
+/** The kinds `loupe issues` lists (a confusion cell needs two classes, which the app picks). */
+export const cliIssueKinds = ['loss', 'label', 'confused'] as const;
+
+const specs: CommandSpec[] = [
+  {
+    name: 'import',
+    args: '<folder|csv>',
+    positionals: [1, 1],
+    project: 'create',
+    summary: 'Import a folder or CSV into a project (created when missing); re-importing updates it.',
+    options: {
+      project,
+      kind: { arg: 'KIND', help: 'how the source is laid out (detected when left out)', choices: importKinds },
+      root: {
+        arg: 'DIR',
+        help: "the folder image paths are kept relative to (a CSV's own folder when left out); CSV rows outside it are skipped",
+      },
+    },
+  },
+  { name: 'stats', args: '', positionals: [0, 0], project: 'existing', summary: 'Images per class and split.', options: { project } },
+  {
+    name: 'relabel',
+    args: '<path>...',
+    positionals: [0, Infinity],
+    project: 'existing',
+    takesPaths: true,
+    summary: 'Give images a class.',
+    options: {
+      to: { arg: 'CLASS', help: 'the class to give them', required: true },
+      project,
+      create: { help: 'create the class when it does not exist' },
+      'from-file': fromFile,
+    },
+  },
+  {
+    name: 'remove',
+    args: '<path>...',
+    positionals: [0, Infinity],
+    project: 'existing',
+    takesPaths: true,
+    summary: 'Exclude images from the dataset (the files are not touched).',
+    options: { project, 'from-file': fromFile },
+  },
+  {
+    name: 'restore',
+    args: '<path>...',
+    positionals: [0, Infinity],
+    project: 'existing',
+    takesPaths: true,
+    summary: 'Bring removed images back.',
+    options: { project, 'from-file': fromFile },
+  },
+  { name: 'undo', args: '', positionals: [0, 0], project: 'existing', summary: 'Undo the last change.', options: { project } },
+  { name: 'redo', args: '', positionals: [0, 0], project: 'existing', summary: 'Redo the last undone change.', options: { project } },
+  {
+    name: 'export',
+    args: '',
+    positionals: [0, 0],
+    project: 'existing',
+    summary: 'Write the cleaned dataset: labels.csv, or split/class folders; and manifest.json.',
+    options: {
+      format: { arg: 'FORMAT', help: 'csv or folders', required: true, choices: ['csv', 'folders'] },
+      out: { arg: 'DIR', help: 'the folder to write', required: true },
+      project,
+      hardlink: { help: 'hard-link files instead of copying them' },
+    },
+  },
+  { name: 'classes', args: '', positionals: [0, 0], project: 'existing', summary: 'Classes with counts per split.', options: { project } },
+  {
+    name: 'rename',
+    args: '<class> <new name>',
+    positionals: [2, 2],
+    project: 'existing',
+    summary: 'Rename a class.',
+    options: { project },
+  },
+  {
+    name: 'merge',
+    args: '<class> <into class>',
+    positionals: [2, 2],
+    project: 'existing',
+    summary: 'Move every image of a class into another and retire the first.',
+    options: { project, 'dry-run': dryRun },
+  },
+  {
+    name: 'delete-class',
+    args: '<class>',
+    positionals: [1, 1],
+    project: 'existing',
+    summary: 'Delete a class; its images become unlabelled.',
+    options: { project },
+  },
+  {
+    name: 'split',
+    args: '',
+    positionals: [0, 0],
+    project: 'existing',
+    summary: 'Reassign train/valid/test, keeping duplicates together.',
+    options: {
+      ratios: { arg: 'T,V,T', help: 'train,valid,test percentages (default 80,10,10)' },
+      lock: { arg: 'SPLIT', help: 'keep this split as it is (repeat, or train,valid)' },
+      seed: { arg: 'N', help: 'random seed (default 1)' },
+      project,
+      'dry-run': dryRun,
+    },
+  },
+  { name: 'versions', args: '', positionals: [0, 0], project: 'existing', summary: 'The change log, newest first.', options: { project } },
+  {
+    name: 'diff',
+    args: '<from version> <to version>',
+    positionals: [2, 2],
+    project: 'existing',
+    summary: 'What changed between two versions.',
+    options: { project },
+  },
+  {
+    name: 'serve',
+    args: '',
+    positionals: [0, 0],
+    project: 'optional',
+    summary: 'Serve the app on 127.0.0.1 and print its address (with its token).',
+    options: {
+      project: { ...project, required: false, help: 'the project to open (created when missing)' },
+      port: { arg: 'N', help: 'the port (default: any free one)' },
+    },
+  },
+  {
+    name: 'train',
+    args: '',
+    positionals: [0, 0],
+    project: 'existing',
+    summary: 'Train a model and record the run.',
+    options: {
+      project,
+      mode: { arg: 'MODE', help: 'training mode', choices: ['quick'] },
+      backbone: { arg: 'NAME', help: 'default, baseline, a known backbone name or a model file' },
+      folds: { arg: 'N', help: 'cross-validation folds (default 5)' },
+    },
+  },
+  {
+    name: 'issues',
+    args: '',
+    positionals: [0, 0],
+    project: 'existing',
+    summary: "The latest run's review queue, worst first.",
+    options: {
+      project,
+      kind: {
+        arg: 'KIND',
+        help: 'the queue: worst losses, likely label errors, or the most-confused pair',
+        required: true,
+        choices: cliIssueKinds,
+      },
+      limit: { arg: 'N', help: 'how many rows (default 20)' },
+    },
+    notes: ['--kind has no default: name the queue you want.'],
+  },
+  {
+    name: 'augment-preview',
+    args: '',
+    positionals: [0, 0],
+    project: 'existing',
+    summary: 'Write augmentations of one image as PNG files.',
+    options: {
+      project,
+      image: { arg: 'PATH', help: 'the image, relative to the project root', required: true },
+      out: { arg: 'DIR', help: 'the folder to write', required: true },
+      n: { arg: 'N', help: 'how many (1 to 64, default 12)' },
+      seed: { arg: 'S', help: 'random seed (default 0)' },
+      preset: { arg: 'PRESET', help: 'augmentation preset (default standard)', choices: augmentPresetNames },
+    },
+  },
+];
+
+/** Every command by name. */
+export const commands: ReadonlyMap<string, CommandSpec> = new Map(specs.map((s) => [s.name, s]));
+
+function optionUsage(name: OptionName, doc: OptionDoc): string {
+  const value = doc.choices ? doc.choices.join('|') : doc.arg;
+  const text = value ? `--${name} ${value}` : `--${name}`;
+  return doc.required ? text : `[${text}]`;
+}
+
+/** `loupe relabel <path>... --to CLASS --project P [--create] [--from-file F]`. */
+export function usageLine(spec: CommandSpec): string {
+  const options = (Object.entries(spec.options) as [OptionName, OptionDoc][]).map(([name, doc]) => optionUsage(name, doc));
+  return ['loupe', spec.name, spec.args, ...options].filter((part) => part.length > 0).join(' ');
+}
+
+/** The list of every command. */
+export function globalUsage(): string {
+  return [
+    'Usage: loupe <command> [options]',
+    '',
+    'Commands:',
+    ...specs.map((spec) => `  ${usageLine(spec).slice('loupe '.length)}`),
+    '',
+    'Every command takes --json for machine-readable output. Paths are relative to the project root.',
+    "Paths that start with '-' go after --, e.g. loupe remove --project P -- -a.png.",
+    'Run loupe <command> --help for one command.',
+  ].join('\n');
+}
+
+/** One command's --help. */
+export function commandHelp(spec: CommandSpec): string {
+  const rows: [string, string][] = (Object.entries(spec.options) as [OptionName, OptionDoc][]).map(([name, doc]) => {
+    const short = 'short' in optionTypes[name] ? `-${(optionTypes[name] as { short: string }).short}, ` : '';
+    const value = doc.choices ? doc.choices.join('|') : doc.arg;
+    return [`${short}--${name}${value ? ` ${value}` : ''}`, doc.help];
+  });
+  rows.push(['--json', 'machine-readable output'], ['-h, --help', 'this help']);
+  const width = Math.max(...rows.map(([left]) => left.length));
+  return [
+    `Usage: ${usageLine(spec)}`,
+    '',
+    spec.summary,
+    ...(spec.takesPaths ? ["Paths are relative to the project root; paths that start with '-' go after --."] : []),
+    ...(spec.notes ?? []),
+    '',
+    'Options:',
+    ...rows.map(([left, help]) => `  ${left.padEnd(width)}  ${help}`),
+  ].join('\n');
+}
