@@ -1,6 +1,18 @@
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { defineConfig, externalizeDepsPlugin } from 'electron-vite';
 import { resolve } from 'node:path';
+import type { Plugin } from 'vite';
+import { contentSecurityPolicy } from './src/shared/csp';
+
+/** Writes the renderer's CSP (src/shared/csp.ts, also sent on loupe:// responses) into index.html, first in <head>. */
+export function cspMeta(): Plugin {
+  return {
+    name: 'loupe-csp-meta',
+    transformIndexHtml: () => [
+      { tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: contentSecurityPolicy }, injectTo: 'head-prepend' },
+    ],
+  };
+}
 
 // main: the Electron entry (the core is bundled in; native deps stay external).
 // preload: the contextBridge script. renderer: the Svelte app, also served by `loupe serve`.
@@ -27,7 +39,7 @@ export default defineConfig({
   },
   renderer: {
     root: resolve('src/renderer'),
-    plugins: [svelte()],
+    plugins: [svelte(), cspMeta()],
     build: { rollupOptions: { input: { index: resolve('src/renderer/index.html') } } },
   },
 });

@@ -2,8 +2,9 @@
  * The Electron app: one window, the contract over IPC (one channel per request, senders checked),
  * events pushed to the window, and images through the `loupe://` protocol, which serves only files
  * under the open project's root. Everything else is the same Core that serve mode and the CLI use.
+ * The guards every web contents gets live in security.ts.
  */
-import { app, BrowserWindow, ipcMain, net, protocol, type IpcMainInvokeEvent } from 'electron';
+import { app, BrowserWindow, ipcMain, net, protocol, session, type IpcMainInvokeEvent } from 'electron';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { imageScheme } from '../../shared/bridge';
@@ -11,30 +12,23 @@ import { ipcChannel, requestNames } from '../../shared/contract';
 import { LoupeError, toErrorInfo } from '../../shared/errors';
 import type { ImageId } from '../../shared/types';
 import { Core } from '../core';
+import { utilityTrainer } from './trainer';
+import { denyPermissions, guardWebContents, isOwnPage, rendererUrl, withSecurityHeaders } from './security';
 
 protocol.registerSchemesAsPrivileged([
   { scheme: imageScheme, privileges: { standard: true, secure: true, supportFetchAPI: true } },
 ]);
 
-const core = new Core();
-let window: BrowserWindow | null = null;
+const ownPage = rendererUrl({ isPackaged: app.isPackaged, env: process.env, builtDir: path.join(__dirname, '../renderer') });
+app.on('web-contents-created', (_event, contents) => guardWebContents(contents, ownPage));
 
-function rendererUrl(): string {
-  return process.env.ELECTRON_RENDERER_URL ?? pathToFileURL(path.join(__dirname, '../renderer/index.html')).href;
-}
+const core = new Core({ trainer: utilityTrainer });
+let window: BrowserWindow | null = null;
 
 /** Only our own window's top frame, showing our own page, may call the core. */
 function checkSender(event: IpcMainInvokeEvent): void {
   const frame = event.senderFrame;
-  // file:// URLs all share the origin "null": compare the page itself, without query or hash.
-  const page = (url: string) => {
-    if (!URL.canParse(url)) return null;
-    const parsed = new URL(url);
-    parsed.hash = '';
-    parsed.search = '';
-    return parsed.href;
-  };
-  if (!window || event.sender !== window.webContents || !frame || frame !== window.webContents.mainFrame || page(frame.url) === null || page(frame.url) !== page(rendererUrl())) {
+  if (!window || event.sender !== window.webContents || !frame || frame !== window.webContents.mainFrame || !isOwnPage(frame.url, ownPage)) {
     throw new LoupeError('UNAUTHORIZED', 'This window may not call Loupe.');
   }
 }
@@ -54,25 +48,29 @@ function registerIpc(): void {
 }
 
 function registerImageProtocol(): void {
-  protocol.handle(imageScheme, async (request) => {
-    const url = new URL(request.url);
-    const id = Number(url.pathname.replace(/^\//, '')) as ImageId;
-    try {
-      if (url.host === 'thumb') {
-        return new Response(new Uint8Array(core.thumbnail(id)), { headers: { 'content-type': 'image/webp' } });
-      }
-      if (url.host === 'image') return net.fetch(pathToFileURL(core.imageFile(id)).href);
-      const preview = /^\/([\w-]+)\/(\d+)$/.exec(url.pathname);
-      if (url.host === 'preview' && preview) {
-        return new Response(new Uint8Array(core.previewImage(preview[1]!, Number(preview[2]))), {
-          headers: { 'content-type': 'image/png' },
-        });
-      }
-      return new Response('unknown image route', { status: 404 });
-    } catch (error) {
-      return new Response(toErrorInfo(error).message, { status: 404 });
+  protocol.handle(imageScheme, async (request) => withSecurityHeaders(await imageResponse(request)));
+}
+
+async function imageResponse(request: Request): Promise<Response> {
+  const url = new URL(request.url);
+  const id = Number(url.pathname.replace(/^\//, '')) as ImageId;
+  const text = (body: string) => new Response(body, { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+  try {
+    if (url.host === 'thumb') {
+      return new Response(new Uint8Array(core.thumbnail(id)), { headers: { 'content-type': 'image/webp' } });
     }
-  });
+    // Awaited so a failed read lands in the catch below.
+    if (url.host === 'image') return await net.fetch(pathToFileURL(core.imageFile(id)).href);
+    const preview = /^\/([\w-]+)\/(\d+)$/.exec(url.pathname);
+    if (url.host === 'preview' && preview) {
+      return new Response(new Uint8Array(core.previewImage(preview[1]!, Number(preview[2]))), {
+        headers: { 'content-type': 'image/png' },
+      });
+    }
+    return text('unknown image route');
+  } catch (error) {
+    return text(toErrorInfo(error).message);
+  }
 }
 
 function createWindow(): void {
@@ -88,14 +86,12 @@ function createWindow(): void {
       nodeIntegration: false,
     },
   });
-  // Links never navigate the app window away from Loupe.
-  window.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
-  window.webContents.on('will-navigate', (event) => event.preventDefault());
   window.on('closed', () => (window = null));
-  void window.loadURL(rendererUrl());
+  void window.loadURL(ownPage);
 }
 
 void app.whenReady().then(async () => {
+  denyPermissions(session.defaultSession);
   registerIpc();
   registerImageProtocol();
   const projectArg = process.argv.find((a) => a.endsWith('.loupe'));

@@ -12,7 +12,7 @@ const processes = new WeakMap<CoreServices, TrainingProcess>();
 /** The core's one training process, started on first use. */
 export function trainingProcess(core: CoreServices): TrainingProcess {
   let process = processes.get(core);
-  if (!process) processes.set(core, (process = new TrainingProcess()));
+  if (!process) processes.set(core, (process = new TrainingProcess(core.options.trainer)));
   return process;
 }
 

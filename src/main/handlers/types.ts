@@ -1,6 +1,7 @@
 /** Handler maps: each area of the core answers its own requests; the Core joins them. */
 import type { EventName, EventPayloads, RequestName, RequestOutput, RequestParams } from '../../shared/contract';
 import type { JobManager } from '../jobs/manager';
+import type { TrainerSpawner } from '../train/client';
 import type { Project } from '../store/project';
 
 /** The handler of every request, typed by the contract. */
@@ -8,10 +9,18 @@ export type Handlers = {
   [N in RequestName]: (params: RequestParams<N>) => RequestOutput<N> | Promise<RequestOutput<N>>;
 };
 
+/** Options for a core. */
+export interface CoreOptions {
+  /** Passed to imports; tests lower it. */
+  pixelLimit?: number;
+  /** How the training process starts: child_process.fork unless the host has its own (Electron's utilityProcess). */
+  trainer?: TrainerSpawner;
+}
+
 /** What an area's handlers may use of the core. */
 export interface CoreServices {
   readonly jobs: JobManager;
-  readonly options: { pixelLimit?: number };
+  readonly options: CoreOptions;
   requireProject(): Project;
   currentProject(): Project | null;
   setProject(project: Project | null): void;

@@ -41,18 +41,64 @@ function entry(): { file: string; execArgv: string[] } {
   return { file: built, execArgv: [] };
 }
 
+/** A started training process, as the client drives it: Node's fork here, Electron's utilityProcess in the app. */
+export interface TrainerHandle {
+  readonly pid: number | undefined;
+  /** Whether it is running and can take messages. */
+  alive(): boolean;
+  send(message: ToProcess): void;
+  onMessage(listener: (message: FromProcess) => void): void;
+  /** Called once when it stops, with why ("exit code 1", "signal SIGKILL"). */
+  onExit(listener: (why: string) => void): void;
+  /** Whether it keeps the host process alive: a busy one must, an idle one must not (the CLI exits when done). */
+  hold(busy: boolean): void;
+  kill(): void;
+}
+
+/** Starts the training process from its entry file. */
+export type TrainerSpawner = (entry: { file: string; execArgv: string[] }) => TrainerHandle;
+
+/** child_process.fork with structured-clone messages: plain Node (CLI, serve mode, tests). */
+export const forkTrainer: TrainerSpawner = ({ file, execArgv }) => {
+  const child: ChildProcess = fork(file, [], { execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const channel = (child as ChildProcess & { channel?: { ref(): void; unref(): void } }).channel;
+  return {
+    get pid() {
+      return child.pid;
+    },
+    alive: () => child.exitCode === null && child.signalCode === null && child.connected,
+    send: (message) => {
+      if (child.connected) child.send(message);
+    },
+    onMessage: (listener) => child.on('message', (raw) => listener(raw as FromProcess)),
+    onExit: (listener) => child.once('exit', (code, signal) => listener(signal ? `signal ${signal}` : `exit code ${code}`)),
+    hold: (busy) => {
+      if (busy) {
+        child.ref();
+        channel?.ref();
+      } else {
+        child.unref();
+        channel?.unref();
+      }
+    },
+    kill: () => child.kill(),
+  };
+};
+
 /** One long-lived training process. */
 export class TrainingProcess {
-  private child: ChildProcess | null = null;
+  private child: TrainerHandle | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+
+  constructor(private readonly spawn: TrainerSpawner = forkTrainer) {}
 
   /** Sends a request; resolves with its result. Aborting `signal` sends a cancel. */
   request(message: Request, listeners: RequestListeners = {}, signal?: AbortSignal): Promise<ProcessResult> {
     const child = this.ensure();
     const id = this.nextId++;
     return new Promise<ProcessResult>((resolve, reject) => {
-      const onAbort = () => child.connected && child.send({ type: 'cancel', id } satisfies ToProcess);
+      const onAbort = () => child.send({ type: 'cancel', id } satisfies ToProcess);
       signal?.addEventListener('abort', onAbort, { once: true });
       const done = <A extends unknown[]>(fn: (...args: A) => void) => (...args: A) => {
         signal?.removeEventListener('abort', onAbort);
@@ -75,8 +121,8 @@ export class TrainingProcess {
   /** Stops the process. */
   async stop(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
+    if (!child || !child.alive()) return;
+    const exited = new Promise<void>((resolve) => child.onExit(() => resolve()));
     child.kill();
     await exited;
   }
@@ -84,26 +130,15 @@ export class TrainingProcess {
   // An idle training process must not keep the core's process alive (the CLI exits when done);
   // a busy one must.
   private holdOpen(): void {
-    const child = this.child;
-    if (!child) return;
-    const channel = (child as ChildProcess & { channel?: { ref(): void; unref(): void } }).channel;
-    if (this.pending.size > 0) {
-      child.ref();
-      channel?.ref();
-    } else {
-      child.unref();
-      channel?.unref();
-    }
+    this.child?.hold(this.pending.size > 0);
   }
 
-  private ensure(): ChildProcess {
-    if (this.child && this.child.exitCode === null && this.child.connected) return this.child;
-    const { file, execArgv } = entry();
-    const child = fork(file, [], { execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    child.on('message', (raw) => this.route(raw as FromProcess));
-    child.once('exit', (code, signal) => {
+  private ensure(): TrainerHandle {
+    if (this.child?.alive()) return this.child;
+    const child = this.spawn(entry());
+    child.onMessage((message) => this.route(message));
+    child.onExit((why) => {
       if (this.child === child) this.child = null;
-      const why = signal ? `signal ${signal}` : `exit code ${code}`;
       for (const p of [...this.pending.values()]) {
         p.reject(new LoupeError('INTERNAL', `The training process stopped (${why}); the app is fine. Try again.`));
       }

@@ -16,7 +16,17 @@ import type { EmbedItem, FromProcess, ProcessResult, ToProcess } from './protoco
 import { runQuick } from './quick';
 import { assertNever } from '../../shared/assertNever';
 
-const send = (message: FromProcess) => process.send?.(message);
+// Electron's utilityProcess talks through process.parentPort; a forked Node child through process.send.
+interface ParentPort {
+  postMessage(message: unknown): void;
+  on(event: 'message', listener: (event: { data: unknown }) => void): void;
+}
+const parentPort = (process as NodeJS.Process & { parentPort?: ParentPort }).parentPort;
+const send = (message: FromProcess) => (parentPort ? parentPort.postMessage(message) : process.send?.(message));
+function onParentMessage(listener: (message: ToProcess) => void): void {
+  if (parentPort) parentPort.on('message', (event) => listener(event.data as ToProcess));
+  else process.on('message', (raw) => listener(raw as ToProcess));
+}
 const cancelled = new Set<number>();
 let backend: Promise<SelectedBackend> | null = null;
 const extractors = new Map<string, Extractor>();
@@ -114,8 +124,7 @@ async function viewOf(item: EmbedItem, extractor: Extractor): Promise<ImageInput
   return augmentImage({ input: item.file }, config, 0, item.view, item.key);
 }
 
-process.on('message', (raw) => {
-  const message = raw as ToProcess;
+onParentMessage((message) => {
   if (message.type === 'cancel') {
     cancelled.add(message.id);
     return;
@@ -132,6 +141,6 @@ process.on('message', (raw) => {
   ).finally(() => cancelled.delete(message.id));
 });
 
-// Leave when the core goes: a training process never outlives its parent.
+// Leave when the core goes: a training process never outlives its parent (a utility process is ended by Electron).
 process.on('disconnect', () => process.exit(0));
 

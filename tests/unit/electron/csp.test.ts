@@ -1,0 +1,45 @@
+/**
+ * One CSP: the renderer build writes src/shared/csp.ts into index.html's meta tag (the loupe://
+ * header test in main.test.ts checks the other side). Runs Vite's real HTML transform on the real page.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createServer, type Plugin, type PluginOption } from 'vite';
+import { describe, expect, it } from 'vitest';
+import config, { cspMeta } from '../../../electron.vite.config';
+import { contentSecurityPolicy } from '../../../src/shared/csp';
+
+const rendererRoot = path.resolve('src/renderer');
+
+function pluginNames(options: PluginOption[] | undefined): string[] {
+  return (options ?? []).flat(Infinity as 1).flatMap((p) => (p && typeof p === 'object' && 'name' in p ? [(p as Plugin).name] : []));
+}
+
+describe('renderer Content-Security-Policy', () => {
+  it('the renderer build uses the CSP plugin', () => {
+    const renderer = (config as { renderer?: { plugins?: PluginOption[] } }).renderer;
+    expect(pluginNames(renderer?.plugins)).toContain('loupe-csp-meta');
+  });
+
+  it('index.html gets exactly one CSP meta, the shared constant, before any script', async () => {
+    const source = fs.readFileSync(path.join(rendererRoot, 'index.html'), 'utf8');
+    expect(source).not.toMatch(/http-equiv="Content-Security-Policy"/i);
+    const server = await createServer({
+      configFile: false,
+      root: rendererRoot,
+      plugins: [cspMeta()],
+      logLevel: 'silent',
+      appType: 'custom',
+      server: { middlewareMode: true, hmr: false, ws: false },
+    });
+    try {
+      const html = await server.transformIndexHtml('/index.html', source);
+      const metas = [...html.matchAll(/<meta http-equiv="Content-Security-Policy" content="([^"]*)"/g)];
+      expect(metas).toHaveLength(1);
+      expect(metas[0]![1]!.replaceAll('&#39;', "'")).toBe(contentSecurityPolicy);
+      expect(metas[0]!.index).toBeLessThan(html.indexOf('<script'));
+    } finally {
+      await server.close();
+    }
+  });
+});
