@@ -91,6 +91,9 @@ describe('serve mode', () => {
     const source = path.join(app.dir, 'pets');
     await writeClassFolders(source, ['cat', 'dog', 'fox'], 60);
     fs.writeFileSync(path.join(source, 'cat', 'broken.png'), 'this is not a png');
+    // A link out of the folder is not imported, and the dialog says so.
+    fs.copyFileSync(path.join(source, 'dog', 'dog_0.png'), path.join(app.dir, 'elsewhere.png'));
+    fs.symlinkSync(path.join(app.dir, 'elsewhere.png'), path.join(source, 'cat', 'link-out.png'));
 
     const page = await openApp(browser, app);
     await page.getByTestId('import-open').click();
@@ -99,6 +102,11 @@ describe('serve mode', () => {
     const done = page.getByTestId('import-done');
     await done.waitFor();
     expect(await done.getAttribute('data-added')).toBe('181');
+    expect(await page.getByTestId('import-skipped').textContent()).toBe('1');
+    await page.getByTestId('import-skipped-toggle').click();
+    const skipped = await page.getByTestId('import-skipped-list').textContent();
+    expect(skipped).toContain('link-out.png');
+    expect(skipped).toContain('outside the project root');
     await page.getByTestId('import-close').click();
 
     await page.getByTestId('nav-overview').click();

@@ -121,7 +121,9 @@ async function walk(walker: Walker, dir: string, realDir: string): Promise<{ fil
   const out: { file: string; real: string }[] = [];
   const entries = await fs.readdir(dir, { withFileTypes: true });
   for (const entry of entries) {
-    if (entry.name.startsWith('.')) continue;
+    // Hidden folders (.git, caches, an export's staging) and macOS's AppleDouble "._x.png" files are
+    // not images; other names may start with a dot ("..name.png" is a file like any other).
+    if (entry.name.startsWith('._') || (entry.name.startsWith('.') && !entry.isFile() && !entry.isSymbolicLink())) continue;
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) out.push(...(await walk(walker, full, path.join(realDir, entry.name))));
     else if (entry.isFile()) out.push({ file: full, real: path.join(realDir, entry.name) });

@@ -276,4 +276,15 @@ describe('CSV rows', () => {
     expect(odd.status).toBe('active');
     expect(core.imageFile(odd.id)).toBe(fs.realpathSync(path.join(data, '..name.png')));
   });
+
+  it('..name.png in a class folder imports too; hidden folders and AppleDouble ._ files do not', async () => {
+    const { dir, data } = await layout();
+    await writeImage(path.join(data, 'cat', '..name.png'), 5);
+    await writeImage(path.join(data, 'cat', '._a.png'), 6);
+    await writeImage(path.join(data, '.git', 'x.png'), 7);
+    const core = await newCore(dir);
+    await runImport(core, { source: data });
+    expect([...rows(core).keys()].sort()).toEqual(['cat/..name.png', 'cat/a.png', 'dog/b.png']);
+    expect(core.imageFile(rows(core).get('cat/..name.png')!.id)).toBe(fs.realpathSync(path.join(data, 'cat', '..name.png')));
+  });
 });

@@ -143,8 +143,8 @@ export class AppState {
   }
 
   /** Starts an import and returns its job id. */
-  async startImport(source: string, kind: ImportKind | undefined): Promise<JobId> {
-    const { jobId } = await this.api.call('dataset:import', kind ? { source, kind } : { source });
+  async startImport(source: string, kind: ImportKind | undefined, root?: string): Promise<JobId> {
+    const { jobId } = await this.api.call('dataset:import', { source, ...(kind ? { kind } : {}), ...(root ? { root } : {}) });
     return jobId;
   }
 
