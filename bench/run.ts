@@ -8,6 +8,7 @@ import { importBench } from './import.bench';
 import { storeBench } from './store.bench';
 import { augmentBench } from './augment.bench';
 import { quickBench } from './quick.bench';
+import { hardeningBench } from './hardening.bench';
 
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   import: importBench,
@@ -16,6 +17,7 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
   gallery: galleryBench,
   augment: augmentBench,
   quick: quickBench,
+  hardening: hardeningBench,
 };
 
 const [name, ...args] = process.argv.slice(2);
