@@ -9,6 +9,7 @@ import { storeBench } from './store.bench';
 import { augmentBench } from './augment.bench';
 import { quickBench } from './quick.bench';
 import { hardeningBench } from './hardening.bench';
+import { trainBench } from './train.bench';
 
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   import: importBench,
@@ -18,6 +19,7 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
   augment: augmentBench,
   quick: quickBench,
   hardening: hardeningBench,
+  train: trainBench,
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -23,6 +23,8 @@ export const defaultLoaders: Record<BackendName, BackendLoader> = {
   wasm: async () => {
     const tf = await import('@tensorflow/tfjs');
     await import('@tensorflow/tfjs-backend-wasm');
+    // Loupe's gradient kernels: stock tfjs wasm cannot train a conv net (tfjs issue 8474).
+    (await import('./kernels/wasmKernels')).registerWasmKernels(tf);
     return tf;
   },
   cpu: async () => import('@tensorflow/tfjs'),
