@@ -10,6 +10,7 @@ import { augmentBench } from './augment.bench';
 import { quickBench } from './quick.bench';
 import { hardeningBench } from './hardening.bench';
 import { trainBench } from './train.bench';
+import { embedBench } from './embed.bench';
 
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   import: importBench,
@@ -20,6 +21,7 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
   quick: quickBench,
   hardening: hardeningBench,
   train: trainBench,
+  embed: embedBench,
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -68,6 +68,26 @@ describe('train and review', () => {
     await page.getByTestId('train-backbone').selectOption('default');
   });
 
+  it('imports a backbone with its declared input scaling, prefilled from the file, and shows its preprocessing, engine and rate', async () => {
+    const file = path.join(app.dir, 'unitnet.onnx');
+    fs.writeFileSync(file, tinyCnnOnnx(tinyCnn(32, 4, 8, 3)));
+    await page.getByTestId('nav-train').click();
+    await page.getByTestId('backbone-file').fill(file);
+    await page.getByTestId('backbone-file').press('Tab');
+    // What the file says: its 32 px input, prefilled.
+    await poll(() => page.getByTestId('backbone-file-facts').textContent()).toMatch(/input 32x32x3/);
+    expect(await page.getByTestId('backbone-size').inputValue()).toBe('32');
+    await page.getByTestId('backbone-scaling').selectOption('unit');
+    await page.getByTestId('backbone-resize').selectOption('lanczos3');
+    await page.getByTestId('backbone-import').click();
+    await poll(() => page.getByTestId('train-backbone').inputValue()).toBe('unitnet');
+    await poll(() => page.getByTestId('backbone-preprocessing').textContent()).toMatch(/unit \(mean 0, 0, 0; std 1, 1, 1\) · 32 px · rgb · lanczos3 resize/);
+    expect(await page.getByTestId('backbone-engine').textContent()).toMatch(/onnxruntime-node/);
+    expect(await page.getByTestId('backbone-rate').textContent()).toMatch(/not measured yet/);
+    await poll(() => page.getByTestId('embed-estimate').textContent()).toMatch(/\d+ vectors to embed/);
+    await page.getByTestId('train-backbone').selectOption('default');
+  });
+
   it('retrains with one click, streams the loss, finds planted label errors, fixes one and retrains', async () => {
     await page.getByTestId('nav-train').click();
     await page.getByTestId('retrain').click();

@@ -30,6 +30,7 @@ export const optionTypes = {
   backbone: { type: 'string' },
   folds: { type: 'string' },
   limit: { type: 'string' },
+  offset: { type: 'string' },
 } as const satisfies Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
 
 type OptionTypes = typeof optionTypes;
@@ -228,9 +229,10 @@ const specs: CommandSpec[] = [
         required: true,
         choices: cliIssueKinds,
       },
-      limit: { arg: 'N', help: 'how many rows (default 20)' },
+      limit: { arg: 'N', help: 'how many rows (default 20; no upper cap: fetched in pages of 2000)' },
+      offset: { arg: 'N', help: 'skip the first N rows (default 0): page the queue with --offset and --limit' },
     },
-    notes: ['--kind has no default: name the queue you want.'],
+    notes: ['--kind has no default: name the queue you want.', 'The whole queue: --limit larger than its total (printed as "N images").'],
   },
   {
     name: 'augment-preview',

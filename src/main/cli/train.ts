@@ -4,13 +4,13 @@
  */
 import { LoupeError } from '../../shared/errors';
 import { assertNever } from '../../shared/assertNever';
-import type { TrainConfigInput } from '../../shared/train';
+import type { IssuePage, IssueRow, TrainConfigInput } from '../../shared/train';
 import type { JobInfo } from '../../shared/types';
 import type { Core } from '../core';
 import type { cliIssueKinds, Options } from './commands';
 
 /** Options the two commands read. */
-export type TrainCliOptions = Pick<Options, 'json' | 'mode' | 'backbone' | 'folds' | 'kind' | 'limit'>;
+export type TrainCliOptions = Pick<Options, 'json' | 'mode' | 'backbone' | 'folds' | 'kind' | 'limit' | 'offset'>;
 
 type Print = (json: unknown, text: string) => void;
 
@@ -56,25 +56,40 @@ export async function trainCommand(core: Core, options: TrainCliOptions, print: 
   return job.state === 'cancelled' ? 130 : 0;
 }
 
-/** `loupe issues --project P --kind loss|label|confused --limit N --json`: the latest run's queue, worst first. */
+/**
+ * `loupe issues --project P --kind loss|label|confused [--limit N] [--offset K] --json`: the latest
+ * run's queue, worst first, rows K..K+N. No cap on N: the queue is read in pages of reviewPageSize.
+ */
 export async function issuesCommand(core: Core, options: TrainCliOptions, print: Print): Promise<number> {
   // Required, and one of cliIssueKinds: the table has checked.
   const kind = options.kind as (typeof cliIssueKinds)[number];
   const limit = options.limit ? integer(options.limit, '--limit') : 20;
-  let page;
+  const offset = options.offset ? integer(options.offset, '--offset', 0) : 0;
+  let query: { kind: 'loss' | 'label' | 'confused'; given?: string; predicted?: string } | null;
   switch (kind) {
     case 'confused': {
       // The most-confused pair's images, both ways.
       const [pair] = await core.call('review:pairs', { limit: 1 });
-      page = pair ? await core.call('review:queue', { kind, given: pair.a, predicted: pair.b, limit }) : { runId: null, total: 0, rows: [], estimate: null };
+      query = pair ? { kind, given: pair.a, predicted: pair.b } : null;
       break;
     }
     case 'loss':
     case 'label':
-      page = await core.call('review:queue', { kind, limit });
+      query = { kind };
       break;
     default:
       return assertNever(kind, '--kind');
+  }
+  let page: IssuePage = { runId: null, total: 0, rows: [], estimate: null };
+  if (query) {
+    const rows: IssueRow[] = [];
+    for (;;) {
+      const want = Math.min(reviewPageSize, limit - rows.length);
+      const next = await core.call('review:queue', { ...query, offset: offset + rows.length, limit: want });
+      rows.push(...next.rows);
+      page = { ...next, rows };
+      if (next.rows.length < want || rows.length >= limit) break;
+    }
   }
   const rows = page.rows.map((r) => ({ path: r.path, given: r.given, predicted: r.predicted, probability: r.probability, loss: r.loss, split: r.split, reason: r.reason }));
   print(
@@ -86,9 +101,12 @@ export async function issuesCommand(core: Core, options: TrainCliOptions, print:
   return 0;
 }
 
-function integer(text: string, what: string): number {
+/** The most rows one review:queue call returns. */
+const reviewPageSize = 2000;
+
+function integer(text: string, what: string, min = 1): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new LoupeError('VALIDATION', `${what} must be a positive integer.`);
+  if (!Number.isInteger(n) || n < min) throw new LoupeError('VALIDATION', `${what} must be ${min === 0 ? 'a whole number, 0 or more' : 'a positive integer'}.`);
   return n;
 }
 

@@ -1,6 +1,7 @@
 /**
  * Feature extractors: turn image files into vectors with an ONNX model (onnxruntime-node), a TF.js
- * layers or graph model, or the image baseline. Loaded only in the training process.
+ * layers model (either layout) or graph model, or the image baseline, each fed the backbone's own
+ * preprocessing (scaling, size, colour order, resize kernel). Loaded only in the training process.
  */
 import type * as Tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
@@ -10,6 +11,7 @@ import { LoupeError } from '../../shared/errors';
 import { baselineDim, baselineFeatures, sharpOf, type ImageInput } from './baseline';
 import type { BackboneSpec } from './backbones';
 import { assertNever } from '../../shared/assertNever';
+import { tfjsFormat } from './modelFiles';
 
 /** Turns a batch of images into one vector each. */
 export interface Extractor {
@@ -43,21 +45,33 @@ export async function loadExtractor(spec: BackboneSpec, tf?: typeof Tf): Promise
   }
 }
 
-/** Decodes an image to size x size RGB, normalised, in NCHW or NHWC order, written into `out` at `offset`. */
-export async function writePixels(
-  input: ImageInput,
-  spec: Pick<BackboneSpec, 'mean' | 'std'>,
-  size: number,
-  layout: 'nchw' | 'nhwc',
-  out: Float32Array,
-  offset: number,
-): Promise<void> {
-  const rgb = await sharpOf(input).removeAlpha().toColourspace('srgb').resize(size, size, { fit: 'fill' }).raw().toBuffer();
+/** The preprocessing fields writePixels reads. */
+export type PixelSpec = Pick<BackboneSpec, 'mean' | 'std' | 'colour' | 'resize'>;
+
+const sharpKernel = { bilinear: 'linear', bicubic: 'cubic', lanczos3: 'lanczos3', nearest: 'nearest' } as const;
+
+/** Channels fed for a colour mode: one for grey, three otherwise. */
+export function channelsOf(spec: Pick<BackboneSpec, 'colour'>): number {
+  return spec.colour === 'grey' ? 1 : 3;
+}
+
+/**
+ * Decodes an image to size x size with the backbone's resize kernel, in its colour order, scaled
+ * (x/255 - mean) / std, in NCHW or NHWC order, written into `out` at `offset`.
+ */
+export async function writePixels(input: ImageInput, spec: PixelSpec, size: number, layout: 'nchw' | 'nhwc', out: Float32Array, offset: number): Promise<void> {
+  const channels = channelsOf(spec);
+  // No shrink-on-load: JPEG's DCT shortcut would bypass the kernel the backbone expects.
+  let image = sharpOf(input).removeAlpha().toColourspace('srgb').resize(size, size, { fit: 'fill', kernel: sharpKernel[spec.resize ?? 'bilinear'], fastShrinkOnLoad: false });
+  if (channels === 1) image = image.toColourspace('b-w');
+  const { data: pixels, info } = await image.raw().toBuffer({ resolveWithObject: true });
+  const stride = info.channels;
+  const order = spec.colour === 'bgr' ? [2, 1, 0] : [0, 1, 2];
   const plane = size * size;
   for (let i = 0; i < plane; i++) {
-    for (let c = 0; c < 3; c++) {
-      const v = (rgb[i * 3 + c]! / 255 - spec.mean[c]!) / spec.std[c]!;
-      out[offset + (layout === 'nchw' ? c * plane + i : i * 3 + c)] = v;
+    for (let c = 0; c < channels; c++) {
+      const v = (pixels[i * stride + order[c]!]! / 255 - spec.mean[c]!) / spec.std[c]!;
+      out[offset + (layout === 'nchw' ? c * plane + i : i * channels + c)] = v;
     }
   }
 }
@@ -94,15 +108,20 @@ async function loadOnnx(spec: BackboneSpec): Promise<Extractor> {
   const outputName = session.outputNames[0]!;
   const meta = session.inputMetadata?.[0];
   const shape = meta && 'shape' in meta ? meta.shape : [];
-  const fixedSize = typeof shape[2] === 'number' && shape[2] > 0 ? shape[2] : spec.inputSize;
+  const channels = channelsOf(spec);
+  // tf2onnx exports keep TF's NHWC: channels last when dim 1 is not a channel count and dim 3 is.
+  const layout: 'nchw' | 'nhwc' = shape[1] !== channels && shape[3] === channels ? 'nhwc' : 'nchw';
+  const sizeDim = layout === 'nchw' ? shape[2] : shape[1];
+  const size = typeof sizeDim === 'number' && sizeDim > 0 ? sizeDim : spec.inputSize;
   const isBatchOne = shape[0] === 1;
-  const size = fixedSize;
+  const per = channels * size * size;
   const run = async (images: ImageInput[]): Promise<Float32Array[]> => {
-    const data = new Float32Array(images.length * 3 * size * size);
-    await Promise.all(images.map((image, i) => writePixels(image, spec, size, 'nchw', data, i * 3 * size * size)));
-    const result = await session.run({ [inputName]: new ort.Tensor('float32', data, [images.length, 3, size, size]) });
+    const data = new Float32Array(images.length * per);
+    await Promise.all(images.map((image, i) => writePixels(image, spec, size, layout, data, i * per)));
+    const dims = layout === 'nchw' ? [images.length, channels, size, size] : [images.length, size, size, channels];
+    const result = await session.run({ [inputName]: new ort.Tensor('float32', data, dims) });
     const output = result[outputName]!;
-    const vectors = toVectors(output.data as Float32Array, output.dims, 'nchw');
+    const vectors = toVectors(output.data as Float32Array, output.dims, layout);
     output.dispose?.();
     return vectors;
   };
@@ -125,15 +144,18 @@ async function loadOnnx(spec: BackboneSpec): Promise<Extractor> {
 async function loadTfjs(spec: BackboneSpec, tf: typeof Tf): Promise<Extractor> {
   if (!spec.file) throw new LoupeError('NOT_FOUND', `Backbone ${spec.name} has no file.`);
   const handler = fileHandler(spec.file);
-  const json = JSON.parse(fs.readFileSync(spec.file, 'utf8')) as { format?: string; modelTopology?: { class_name?: string } };
-  const isGraph = json.format === 'graph-model' || (json.modelTopology !== undefined && !('class_name' in json.modelTopology) && !('config' in json.modelTopology));
-  const model = isGraph ? await tf.loadGraphModel(handler) : await tf.loadLayersModel(handler);
-  const inputShape = (isGraph ? (model as Tf.GraphModel).inputs[0]?.shape : (model as Tf.LayersModel).inputs[0]?.shape) ?? [];
+  const json = JSON.parse(fs.readFileSync(spec.file, 'utf8')) as { format?: string; modelTopology?: unknown };
+  const format = tfjsFormat(json);
+  if (!format) throw new LoupeError('VALIDATION', `${spec.file} is neither a TF.js layers model nor a graph model: import the model.json the TF.js converter or model.save wrote.`);
+  const model = format === 'graph-model' ? await tf.loadGraphModel(handler) : await tf.loadLayersModel(handler);
+  const inputShape = (format === 'graph-model' ? (model as Tf.GraphModel).inputs[0]?.shape : (model as Tf.LayersModel).inputs[0]?.shape) ?? [];
   const size = typeof inputShape[1] === 'number' && inputShape[1] > 0 ? inputShape[1] : spec.inputSize;
+  const channels = channelsOf(spec);
+  const per = size * size * channels;
   const embed = async (images: ImageInput[]): Promise<Float32Array[]> => {
-    const data = new Float32Array(images.length * size * size * 3);
-    await Promise.all(images.map((image, i) => writePixels(image, spec, size, 'nhwc', data, i * size * size * 3)));
-    const input = tf.tensor4d(data, [images.length, size, size, 3]);
+    const data = new Float32Array(images.length * per);
+    await Promise.all(images.map((image, i) => writePixels(image, spec, size, 'nhwc', data, i * per)));
+    const input = tf.tensor4d(data, [images.length, size, size, channels]);
     const output = model.predict(input) as Tf.Tensor;
     const values = (await output.data()) as Float32Array;
     const vectors = toVectors(values, output.shape, 'nhwc');

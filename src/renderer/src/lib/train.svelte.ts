@@ -3,12 +3,21 @@
  * the run being trained (its job and its live curve), the Train view's form, and the review queue.
  */
 import { getContext, setContext, untrack } from 'svelte';
-import type { BackboneInfo, BackendReport, CurvePoint, RunComparison, RunDetail, RunSummary, TrainConfigInput } from '../../../shared/train';
+import type { BackboneInfo, BackendReport, CurvePoint, RunComparison, RunDetail, RunSummary, TrainConfigInput, PreprocessingInput } from '../../../shared/train';
 import type { JobId } from '../../../shared/types';
 import type { AppState } from './app.svelte.js';
 import { defaultFilter, filterToParams } from './gallery.svelte.js';
 import { ReviewState } from './review.svelte.js';
 import { writeRoute } from './route';
+
+/**
+ * What embedding with a backbone will take before a run starts: vectors the cache lacks (every
+ * image once, plus `views` per train image) over its last measured rate; seconds null before the first run.
+ */
+export function embedEstimate(backbone: BackboneInfo, images: number, trainImages: number, views: number): { vectors: number; seconds: number | null } {
+  const vectors = Math.max(0, images + trainImages * views - (backbone.cachedVectors ?? 0));
+  return { vectors, seconds: backbone.rate ? vectors / backbone.rate.imagesPerSecond : null };
+}
 
 /** The Train view's form: the fields a person sets (the rest keep their defaults). */
 export interface TrainForm {
@@ -143,10 +152,20 @@ export class TrainState {
     }
   }
 
-  /** Imports an ONNX or TF.js model file as a backbone and selects it in the form. */
-  async importBackbone(file: string): Promise<boolean> {
+  /** Reads a model file without importing it: what it says about its input and the preprocessing it would get (null when refused). */
+  async inspectBackbone(file: string): Promise<BackboneInfo | null> {
     try {
-      const imported = await this.app.api.call('train:importBackbone', { file });
+      return await this.app.api.call('train:importBackbone', { file, dryRun: true });
+    } catch (error) {
+      this.app.toastError(error);
+      return null;
+    }
+  }
+
+  /** Imports an ONNX or TF.js model file as a backbone with its declared preprocessing and selects it in the form. */
+  async importBackbone(file: string, preprocessing?: PreprocessingInput): Promise<boolean> {
+    try {
+      const imported = await this.app.api.call('train:importBackbone', { file, preprocessing });
       await this.loadBackbones();
       this.form.backbone = imported.name;
       return true;
