@@ -1,5 +1,6 @@
 /**
- * Review queues from a run's out-of-sample predictions: worst losses, likely label errors
+ * Review queues from a run's out-of-sample predictions (in-sample ones, a full run's train images,
+ * never enter them): worst losses, likely label errors
  * (confident learning), a most-confused pair, one confusion cell. Queues reflect the dataset now:
  * images removed, reviewed or already relabelled since the run leave them at once.
  */
@@ -51,7 +52,7 @@ function analyse(db: Db, runId: number | undefined): Analysed | null {
   const rows = sql(
     db,
     `SELECT image_id AS imageId, split, fold, given, predicted, probability, given_prob AS givenProb, loss, probabilities
-       FROM predictions WHERE run_id = ?`,
+       FROM predictions WHERE run_id = ? AND in_sample = 0`,
   ).all(run.id) as PredictionRow[];
   const probabilities = rows.map((r) => new Float32Array(r.probabilities.buffer.slice(r.probabilities.byteOffset, r.probabilities.byteOffset + r.probabilities.byteLength)));
   const labelled = rows.map((r, i) => ({ r, i })).filter(({ r }) => r.given !== null);

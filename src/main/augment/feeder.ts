@@ -17,7 +17,7 @@ export interface FeederItem extends AugmentSource {
   label: number;
 }
 
-/** A batch: x is N x H x W x 3 float32, row-major; y and ids follow the same order. */
+/** A batch: x is N x H x W x C float32 (C: the feeder's channels), row-major; y and ids follow the same order. */
 export interface Batch {
   x: Float32Array;
   y: Float32Array;
@@ -47,6 +47,8 @@ export interface FeederOptions {
   augment?: boolean;
   pixelLimit?: number;
   signal?: AbortSignal;
+  /** 3: RGB; 1: one luma channel (0.299 R + 0.587 G + 0.114 B, rounded), normalised with the first channel's mean and std. Default 3. */
+  channels?: 1 | 3;
 }
 
 /** Per channel, the float each 8-bit value becomes: lut[c * 256 + v]. */
@@ -77,7 +79,8 @@ export async function* feedBatches(options: FeederOptions): AsyncGenerator<Batch
   const runConfig = options.augment === false ? { ...config, transforms: [] } : config;
   const lut = normalizeTable(config.normalize);
   const { width, height } = config.inputSize;
-  const pixels = width * height * 3;
+  const channels = options.channels ?? 3;
+  const pixels = width * height * channels;
 
   const build = async (index: number): Promise<Batch> => {
     const slice = items.slice(index * batchSize, Math.min(items.length, (index + 1) * batchSize));
@@ -90,10 +93,17 @@ export async function* feedBatches(options: FeederOptions): AsyncGenerator<Batch
           const image = await augmentImage(item, runConfig, seed, epoch, item.id, options.pixelLimit);
           const data = image.data;
           const offset = k * pixels;
-          for (let i = 0; i < pixels; i += 3) {
-            x[offset + i] = lut[data[i]!]!;
-            x[offset + i + 1] = lut[256 + data[i + 1]!]!;
-            x[offset + i + 2] = lut[512 + data[i + 2]!]!;
+          if (channels === 1) {
+            for (let i = 0; i < pixels; i++) {
+              const o = i * 3;
+              x[offset + i] = lut[Math.round(0.299 * data[o]! + 0.587 * data[o + 1]! + 0.114 * data[o + 2]!)]!;
+            }
+          } else {
+            for (let i = 0; i < pixels; i += 3) {
+              x[offset + i] = lut[data[i]!]!;
+              x[offset + i + 1] = lut[256 + data[i + 1]!]!;
+              x[offset + i + 2] = lut[512 + data[i + 2]!]!;
+            }
           }
           y[k] = item.label;
         }),

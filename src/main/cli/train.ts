@@ -4,22 +4,36 @@
  */
 import { LoupeError } from '../../shared/errors';
 import { assertNever } from '../../shared/assertNever';
-import type { IssuePage, IssueRow, TrainConfigInput } from '../../shared/train';
+import type { IssuePage, IssueRow } from '../../shared/train';
 import type { JobInfo } from '../../shared/types';
 import type { Core } from '../core';
 import type { cliIssueKinds, Options } from './commands';
 
 /** Options the two commands read. */
-export type TrainCliOptions = Pick<Options, 'json' | 'mode' | 'backbone' | 'folds' | 'kind' | 'limit' | 'offset'>;
+export type TrainCliOptions = Pick<
+  Options,
+  'json' | 'mode' | 'backbone' | 'folds' | 'kind' | 'limit' | 'offset' | 'arch' | 'epochs' | 'lr' | 'batch-size' | 'schedule' | 'seed' | 'resume'
+>;
 
 type Print = (json: unknown, text: string) => void;
 
-/** `loupe train --project P [--mode quick] [--backbone NAME|FILE] [--folds 5] --json`. */
+/**
+ * `loupe train --project P [--mode quick|full] [--backbone NAME|FILE] [--folds 5] [--arch small-cnn|resnet-small]
+ * [--epochs N] [--lr X] [--batch-size N] [--schedule constant|one-cycle|cosine] [--seed N] [--resume RUN] --json`.
+ * The core checks the config (VALIDATION names the field); here only numbers are read.
+ */
 export async function trainCommand(core: Core, options: TrainCliOptions, print: Print): Promise<number> {
-  const config: TrainConfigInput = { mode: 'quick' };
+  const config: Record<string, unknown> = { mode: options.mode ?? (options.resume ? 'full' : 'quick') };
   if (options.backbone) config.backbone = options.backbone;
   if (options.folds) config.folds = integer(options.folds, '--folds');
-  const { jobId, runId } = await core.call('train:start', { config });
+  if (options.arch) config.arch = options.arch;
+  if (options.epochs) config.epochs = integer(options.epochs, '--epochs');
+  if (options.lr) config.learningRate = positive(options.lr, '--lr');
+  if (options['batch-size']) config.batchSize = integer(options['batch-size'], '--batch-size');
+  if (options.schedule) config.schedule = options.schedule;
+  if (options.seed) config.seed = integer(options.seed, '--seed', 0);
+  const resume = options.resume ? integer(options.resume, '--resume') : undefined;
+  const { jobId, runId } = await core.call('train:start', { config, resume });
   const unsubscribe = options.json
     ? () => {}
     : core.subscribe((event, payload) => {
@@ -40,6 +54,8 @@ export async function trainCommand(core: Core, options: TrainCliOptions, print: 
     backend: run.backend?.name ?? null,
     backendTried: run.backend?.tried ?? [],
     backbone: run.backbone,
+    model: run.model,
+    resumable: run.resumable,
     seconds,
     timings: run.timings,
     metrics: run.metrics,
@@ -48,8 +64,11 @@ export async function trainCommand(core: Core, options: TrainCliOptions, print: 
   print(
     summary,
     job.state === 'cancelled'
-      ? `Run ${runId} cancelled`
-      : `Run ${runId}: ${seconds.toFixed(1)} s on ${run.backend?.name} with ${run.backbone?.name}` +
+      ? `Run ${runId} cancelled${run.resumable ? ` (resume it: loupe train --resume ${runId})` : ''}`
+      : run.model
+        ? `Run ${runId}: ${seconds.toFixed(1)} s on ${run.backend?.name}, ${run.model.arch} (${run.model.parameters.toLocaleString('en')} parameters, best epoch ${run.model.bestEpoch ?? '—'})\n` +
+          `accuracy: train (in-sample) ${pct(run.metrics?.trainInSample?.accuracy)}, valid ${pct(run.metrics?.valid?.accuracy)}, test ${pct(run.metrics?.test?.accuracy)}`
+        : `Run ${runId}: ${seconds.toFixed(1)} s on ${run.backend?.name} with ${run.backbone?.name}` +
           `${run.backbone?.note ? ` (${run.backbone.note})` : ''}\n` +
           `accuracy: train (out-of-sample) ${pct(run.metrics?.train?.accuracy)}, valid ${pct(run.metrics?.valid?.accuracy)}, test ${pct(run.metrics?.test?.accuracy)}`,
   );
@@ -99,6 +118,12 @@ export async function issuesCommand(core: Core, options: TrainCliOptions, print:
       : [`${page.total} images (run ${page.runId}); worst first:`, ...rows.map((r) => `${r.path}  ${r.given} → ${r.predicted} (p ${r.probability.toFixed(2)}, loss ${r.loss.toFixed(2)})`)].join('\n'),
   );
   return 0;
+}
+
+function positive(text: string, what: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new LoupeError('VALIDATION', `${what} must be a positive number.`);
+  return n;
 }
 
 /** The most rows one review:queue call returns. */

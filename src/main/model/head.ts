@@ -1,9 +1,11 @@
 /**
  * The quick model's head: softmax regression (or a one-hidden-layer MLP) on standardised
- * embeddings, trained with Adam, L2 weight decay and early stopping on a held-out set, in a loop
- * that reports each batch's loss and each epoch's held-out loss and checks for cancel between batches.
+ * embeddings, trained with Adam, L2 weight decay and early stopping on a held-out set by the training
+ * engine (train/engine.ts), which reports each batch's loss and each epoch's held-out loss and stops
+ * between batches when the signal aborts.
  */
 import type * as Tf from '@tensorflow/tfjs';
+import { curves, earlyStopping, fit, validation, type Trainable } from '../train/engine';
 import { seededRandom, shuffle } from '../train/folds';
 
 /** A matrix of n rows of `dim` floats, row-major. */
@@ -35,8 +37,8 @@ export interface HeadOptions {
 export interface HeadCallbacks {
   onBatch?(step: number, loss: number): void;
   onEpoch?(epoch: number, loss: number, valLoss: number | null, valAccuracy: number | null): void;
-  /** Checked between batches; returning true stops with CANCELLED. */
-  isCancelled?(): boolean;
+  /** Aborting it stops the training between batches with the engine's TrainingCancelled. */
+  signal?: AbortSignal;
 }
 
 /** A trained head. */
@@ -48,13 +50,6 @@ export interface TrainedHead {
   dispose(): void;
 }
 
-/** Thrown when the callbacks ask to stop. */
-export class HeadCancelled extends Error {
-  constructor() {
-    super('training was cancelled');
-  }
-}
-
 /** Rows of a matrix, copied. */
 export function takeRows(x: Matrix, rows: readonly number[]): Matrix {
   const data = new Float32Array(rows.length * x.dim);
@@ -62,7 +57,13 @@ export function takeRows(x: Matrix, rows: readonly number[]): Matrix {
   return { data, rows: rows.length, dim: x.dim };
 }
 
-/** Trains a head on (x, y), early-stopping on (valX, valY) when given. */
+interface HeadBatch {
+  x: Tf.Tensor2D;
+  y: Tf.Tensor2D;
+  size: number;
+}
+
+/** Trains a head on (x, y) with the training engine, early-stopping on (valX, valY) when given. */
 export async function trainHead(
   tf: typeof Tf,
   x: Matrix,
@@ -93,79 +94,85 @@ export async function trainHead(
   const valTensors = val && val.x.rows > 0 ? { x: tf.tensor2d(standardise(val.x, mean, std), [val.x.rows, val.x.dim]), y: val.y } : null;
   const optimizer = tf.train.adam(options.learningRate);
   const decayed = weights.filter((_, i) => i % 2 === 0);
-  let best: { loss: number; values: Tf.Tensor[] } | null = null;
-  let sinceBest = 0;
-  let step = 0;
-  let epochsRun = 0;
   const groups = options.viewGroups;
   let order = Array.from({ length: groups ? groups.length : x.rows }, (_, i) => i);
-  try {
-    for (let epoch = 1; epoch <= options.epochs; epoch++) {
-      epochsRun = epoch;
-      if (groups) order = groups.map((views) => views[Math.floor(random() * views.length)]!);
-      shuffle(order, random);
-      let epochLoss = 0;
-      let batches = 0;
-      for (let start = 0; start < order.length; start += options.batchSize) {
-        if (callbacks.isCancelled?.()) throw new HeadCancelled();
-        // Batches are copied in JS: cheaper than a gather kernel on the wasm backend.
-        const rows = order.slice(start, start + options.batchSize);
-        const batchX = new Float32Array(rows.length * x.dim);
-        const batchY = new Float32Array(rows.length * k);
-        rows.forEach((r, i) => {
-          batchX.set(standardised.subarray(r * x.dim, (r + 1) * x.dim), i * x.dim);
-          batchY[i * k + y[r]!] = 1;
-        });
-        const bx = tf.tensor2d(batchX, [rows.length, x.dim]);
-        const by = tf.tensor2d(batchY, [rows.length, k]);
-        const lossTensor = optimizer.minimize(() => {
-          const data = tf.losses.softmaxCrossEntropy(by, forward(bx));
-          const l2 = decayed.reduce<Tf.Scalar>((sum, w) => tf.add(sum, tf.sum(tf.square(w))), tf.scalar(0));
-          return tf.add(data, tf.mul(l2, options.weightDecay / 2)) as Tf.Scalar;
-        }, true)!;
-        const loss = (await lossTensor.data())[0]!;
-        tf.dispose([lossTensor, bx, by]);
-        epochLoss += loss;
-        batches++;
-        callbacks.onBatch?.(++step, loss);
-        // Let the process hear a cancel message between batches.
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      let valLoss: number | null = null;
-      let valAccuracy: number | null = null;
-      if (valTensors) {
-        [valLoss, valAccuracy] = evaluate(tf, forward(valTensors.x), valTensors.y);
-        if (best === null || valLoss < best.loss - 1e-5) {
-          if (best) tf.dispose(best.values);
-          best = { loss: valLoss, values: weights.map((w) => w.clone()) };
-          sinceBest = 0;
-        } else if (++sinceBest >= options.patience) {
-          callbacks.onEpoch?.(epoch, epochLoss / Math.max(1, batches), valLoss, valAccuracy);
-          break;
-        }
-      }
-      callbacks.onEpoch?.(epoch, epochLoss / Math.max(1, batches), valLoss, valAccuracy);
+
+  function* batches(): Iterable<HeadBatch> {
+    if (groups) order = groups.map((views) => views[Math.floor(random() * views.length)]!);
+    shuffle(order, random);
+    for (let start = 0; start < order.length; start += options.batchSize) {
+      // Batches are copied in JS: cheaper than a gather kernel on the wasm backend.
+      const rows = order.slice(start, start + options.batchSize);
+      const batchX = new Float32Array(rows.length * x.dim);
+      const batchY = new Float32Array(rows.length * k);
+      rows.forEach((r, i) => {
+        batchX.set(standardised.subarray(r * x.dim, (r + 1) * x.dim), i * x.dim);
+        batchY[i * k + y[r]!] = 1;
+      });
+      yield { x: tf.tensor2d(batchX, [rows.length, x.dim]), y: tf.tensor2d(batchY, [rows.length, k]), size: rows.length };
     }
-    if (best) weights.forEach((w, i) => w.assign(best!.values[i]!));
+  }
+
+  // Early stopping's best weights, tracked here too so that a cancelled fit frees them.
+  let held: Tf.Tensor[] | null = null;
+  const stopper = valTensors
+    ? earlyStopping<Tf.Tensor[]>({
+        patience: options.patience,
+        snapshot: () => (held = weights.map((w) => w.clone())),
+        restore: (values) => weights.forEach((w, i) => w.assign(values[i]!)),
+        dispose: (values) => {
+          tf.dispose(values);
+          if (held === values) held = null;
+        },
+      })
+    : null;
+  const model: Trainable<HeadBatch> = {
+    trainable: weights,
+    loss: (batch) => {
+      const data = tf.losses.softmaxCrossEntropy(batch.y, forward(batch.x));
+      const l2 = decayed.reduce<Tf.Scalar>((sum, w) => tf.add(sum, tf.sum(tf.square(w))), tf.scalar(0));
+      return tf.add(data, tf.mul(l2, options.weightDecay / 2)) as Tf.Scalar;
+    },
+    sizeOf: (batch) => batch.size,
+  };
+  let result;
+  try {
+    result = await fit({
+      model,
+      batches,
+      batchesPerEpoch: Math.ceil(order.length / options.batchSize),
+      epochs: options.epochs,
+      optimizer,
+      learningRate: options.learningRate,
+      signal: callbacks.signal,
+      release: (batch) => tf.dispose([batch.x, batch.y]),
+      callbacks: [
+        ...(valTensors ? [validation(async () => evaluate(tf, forward(valTensors.x), valTensors.y)), stopper!] : []),
+        curves((point) => {
+          if (point.kind === 'batch') callbacks.onBatch?.(point.step, point.loss);
+          else callbacks.onEpoch?.(point.epoch, point.loss, point.valLoss, point.valAccuracy);
+        }),
+      ],
+    });
   } catch (error) {
-    tf.dispose([...weights, ...(valTensors ? [valTensors.x] : []), ...(best?.values ?? [])]);
+    tf.dispose([...weights, ...(valTensors ? [valTensors.x] : []), ...(held ?? [])]);
     optimizer.dispose();
     throw error;
   }
-  tf.dispose([...(valTensors ? [valTensors.x] : []), ...(best?.values ?? [])]);
+  tf.dispose(valTensors ? [valTensors.x] : []);
   optimizer.dispose();
   return {
     predict(input: Matrix): Float32Array {
       if (input.rows === 0) return new Float32Array(0);
       return tf.tidy(() => tf.softmax(forward(tf.tensor2d(standardise(input, mean, std), [input.rows, input.dim]))).dataSync() as Float32Array);
     },
-    epochs: epochsRun,
-    bestValLoss: best?.loss ?? null,
+    epochs: result.epochs,
+    bestValLoss: stopper?.best()?.loss ?? null,
     dispose: () => tf.dispose(weights),
   };
 }
 
-function evaluate(tf: typeof Tf, logits: Tf.Tensor2D, y: readonly number[]): [number, number] {
+function evaluate(tf: typeof Tf, logits: Tf.Tensor2D, y: readonly number[]): { loss: number; accuracy: number } {
   const probabilities = tf.tidy(() => tf.softmax(logits).dataSync() as Float32Array);
   logits.dispose();
   const k = probabilities.length / y.length;
@@ -178,7 +185,7 @@ function evaluate(tf: typeof Tf, logits: Tf.Tensor2D, y: readonly number[]): [nu
     for (let j = 1; j < k; j++) if (row[j]! > row[best]!) best = j;
     if (best === y[i]) correct++;
   }
-  return [loss / y.length, correct / y.length];
+  return { loss: loss / y.length, accuracy: correct / y.length };
 }
 
 function standardiser(x: Matrix): { mean: Float32Array; std: Float32Array } {

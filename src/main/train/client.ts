@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LoupeError } from '../../shared/errors';
 import type { CurvePoint } from '../../shared/train';
-import type { FromProcess, ProcessResult, ToProcess } from './protocol';
+import type { BackendAnswer, FromProcess, ToProcess } from './protocol';
 import { assertNever } from '../../shared/assertNever';
 
 /** Listeners of one request's stream. */
@@ -18,12 +18,13 @@ export interface RequestListeners {
   onProgress?(step: string, current: number, total: number): void;
   onLog?(line: string): void;
   onCurve?(points: CurvePoint[]): void;
-  onVectors?(start: number, dim: number, data: Float32Array, failed: Array<{ index: number; error: string }>): void;
+  /** A message of the kind's own (ctx.emit in the process): its checkpoints, its vectors. */
+  onEmit?(message: unknown): void;
 }
 
 interface Pending {
   listeners: RequestListeners;
-  resolve(result: ProcessResult): void;
+  resolve(result: unknown): void;
   reject(error: unknown): void;
 }
 
@@ -93,11 +94,24 @@ export class TrainingProcess {
 
   constructor(private readonly spawn: TrainerSpawner = forkTrainer) {}
 
-  /** Sends a request; resolves with its result. Aborting `signal` sends a cancel. */
-  request(message: Request, listeners: RequestListeners = {}, signal?: AbortSignal): Promise<ProcessResult> {
+  /** Which TF.js backend the process loaded, and why the better ones did not. */
+  request(message: { type: 'backend' }): Promise<BackendAnswer> {
+    return this.send(message, {}) as Promise<BackendAnswer>;
+  }
+
+  /**
+   * Runs a kind of work (kinds/index.ts) with its input; resolves with what the kind returns (the
+   * caller names its type: the kind's answer type, exported beside it). Aborting `signal` sends a
+   * cancel, and the kind stops between batches with CANCELLED.
+   */
+  run<O>(kind: string, input: unknown, listeners: RequestListeners = {}, signal?: AbortSignal): Promise<O> {
+    return this.send({ type: 'run', kind, input }, listeners, signal) as Promise<O>;
+  }
+
+  private send(message: Request, listeners: RequestListeners, signal?: AbortSignal): Promise<unknown> {
     const child = this.ensure();
     const id = this.nextId++;
-    return new Promise<ProcessResult>((resolve, reject) => {
+    return new Promise<unknown>((resolve, reject) => {
       const onAbort = () => child.send({ type: 'cancel', id } satisfies ToProcess);
       signal?.addEventListener('abort', onAbort, { once: true });
       const done = <A extends unknown[]>(fn: (...args: A) => void) => (...args: A) => {
@@ -169,8 +183,8 @@ export class TrainingProcess {
       case 'curve':
         p.listeners.onCurve?.(message.points);
         return;
-      case 'vectors':
-        p.listeners.onVectors?.(message.start, message.dim, message.data, message.failed);
+      case 'emit':
+        p.listeners.onEmit?.(message.message);
         return;
       case 'done':
         p.resolve(message.result);

@@ -186,9 +186,13 @@ export function earlyStopping<W>(options: {
   dispose?(weights: W): void;
   /** Improvements smaller than this do not count. Default 1e-5. */
   minDelta?: number;
+  /** A resumed fit's best so far (from its checkpoint) and the epochs since it improved. */
+  resume?: { epoch: number; loss: number; weights: W; since: number };
 }): Callback & { best(): { epoch: number; loss: number } | null } {
-  let best: { epoch: number; loss: number; weights: W } | null = null;
-  let since = 0;
+  let best: { epoch: number; loss: number; weights: W } | null = options.resume
+    ? { epoch: options.resume.epoch, loss: options.resume.loss, weights: options.resume.weights }
+    : null;
+  let since = options.resume?.since ?? 0;
   const minDelta = options.minDelta ?? 1e-5;
   return {
     afterEpoch: async (state) => {

@@ -1,20 +1,18 @@
 /**
  * The training process: one long-lived child of the core (child_process.fork) that owns TF.js and
  * the native model runtimes, so a native crash cannot take the UI with it and tfjs-node is loaded
- * once. It embeds images and trains heads on request, streaming progress, curve points and logs;
- * a cancel message stops work between batches.
+ * once. It runs work by kind name (kinds/index.ts): each request's input is checked with its kind's
+ * schema and run with a KindContext, streaming progress, curve points, logs and the kind's own
+ * messages; a cancel message aborts the request's signal, and the work stops between batches.
  */
-import type * as Tf from '@tensorflow/tfjs';
 import { LoupeError, toErrorInfo } from '../../shared/errors';
 import type { CurvePoint } from '../../shared/train';
 import { selectBackend, type SelectedBackend } from '../model/backend';
-import { presetConfig } from '../../shared/augment';
-import { augmentImage } from '../augment/apply';
-import type { ImageInput } from '../model/baseline';
-import { loadExtractor, type Extractor } from '../model/extractors';
-import type { EmbedItem, FromProcess, ProcessResult, ToProcess } from './protocol';
-import { runQuick } from './quick';
 import { assertNever } from '../../shared/assertNever';
+import { TrainingCancelled } from './engine';
+import { kinds } from './kinds';
+import type { KindContext } from './kinds/types';
+import type { FromProcess, ToProcess } from './protocol';
 
 // Electron's utilityProcess talks through process.parentPort; a forked Node child through process.send.
 interface ParentPort {
@@ -27,9 +25,8 @@ function onParentMessage(listener: (message: ToProcess) => void): void {
   if (parentPort) parentPort.on('message', (event) => listener(event.data as ToProcess));
   else process.on('message', (raw) => listener(raw as ToProcess));
 }
-const cancelled = new Set<number>();
+const running = new Map<number, AbortController>();
 let backend: Promise<SelectedBackend> | null = null;
-const extractors = new Map<string, Extractor>();
 
 function getBackend(): Promise<SelectedBackend> {
   backend ??= selectBackend(undefined, { order: backendOrder() });
@@ -44,103 +41,87 @@ function backendOrder() {
   return index > 0 ? all.slice(index) : all;
 }
 
-async function handle(message: Exclude<ToProcess, { type: 'cancel' }>): Promise<ProcessResult> {
-  const isCancelled = () => cancelled.has(message.id);
+/** A kind's context for request `id`: curve points are sent in batches (every epoch point, else at most every 100 ms). */
+function contextFor(id: number, signal: AbortSignal): KindContext & { flush(): void } {
+  let pending: CurvePoint[] = [];
+  let lastFlush = Date.now();
+  const flush = () => {
+    if (pending.length > 0) send({ type: 'curve', id, points: pending });
+    pending = [];
+    lastFlush = Date.now();
+  };
+  return {
+    tf: async () => {
+      const { tf, report } = await getBackend();
+      return { tf, report };
+    },
+    signal,
+    progress: (step, current, total) => {
+      flush();
+      send({ type: 'progress', id, step, current, total });
+    },
+    log: (line) => send({ type: 'log', id, line }),
+    curve: (points) => {
+      pending.push(...points);
+      if (points.some((p) => p.kind === 'epoch') || Date.now() - lastFlush > 100) flush();
+    },
+    emit: (message) => {
+      flush();
+      send({ type: 'emit', id, message });
+    },
+    flush,
+  };
+}
+
+async function runKind(id: number, name: string, input: unknown, signal: AbortSignal): Promise<unknown> {
+  const kind = kinds.get(name);
+  if (!kind) throw new LoupeError('INTERNAL', `The training process has no kind "${name}"; the core and the process are from different builds.`);
+  const parsed = kind.input.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new LoupeError('VALIDATION', `${name}: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid input'}`, parsed.error.issues);
+  }
+  const ctx = contextFor(id, signal);
+  try {
+    return await kind.run(parsed.data, ctx);
+  } finally {
+    ctx.flush();
+  }
+}
+
+function handle(message: Exclude<ToProcess, { type: 'cancel' }>, signal: AbortSignal): Promise<unknown> {
   switch (message.type) {
     case 'backend':
-      return { type: 'backend', report: (await getBackend()).report };
-    case 'embed': {
-      const needsTf = message.spec.kind === 'tfjs';
-      const selected = needsTf ? await getBackend() : null;
-      let extractor = extractors.get(message.spec.key);
-      if (!extractor) {
-        extractor = await loadExtractor(message.spec, selected?.tf as typeof Tf | undefined);
-        extractors.set(message.spec.key, extractor);
-      }
-      const { items } = message;
-      for (let start = 0; start < items.length; start += extractor.batchSize) {
-        if (isCancelled()) throw new LoupeError('CANCELLED', 'Embedding was cancelled.');
-        const batch = items.slice(start, start + extractor.batchSize);
-        const failed: Array<{ index: number; error: string }> = [];
-        let vectors: Float32Array[];
-        try {
-          vectors = await extractor.embed(await Promise.all(batch.map((item) => viewOf(item, extractor!))));
-        } catch {
-          // One bad file must not sink the batch: retry one by one and record what fails.
-          vectors = [];
-          for (let i = 0; i < batch.length; i++) {
-            try {
-              vectors.push(...(await extractor.embed([await viewOf(batch[i]!, extractor)])));
-            } catch (error) {
-              vectors.push(new Float32Array(extractor.dim));
-              failed.push({ index: start + i, error: (error as Error).message });
-            }
-          }
-        }
-        const data = new Float32Array(batch.length * extractor.dim);
-        vectors.forEach((v, i) => data.set(v, i * extractor!.dim));
-        send({ type: 'vectors', id: message.id, start, dim: extractor.dim, data, failed });
-        send({ type: 'progress', id: message.id, step: 'embedding', current: start + batch.length, total: items.length });
-      }
-      return { type: 'embed', dim: extractor.dim, backbone: extractor.spec, report: selected?.report ?? null };
-    }
-    case 'quick': {
-      const { tf, report } = await getBackend();
-      send({ type: 'log', id: message.id, line: `TF.js backend: ${report.name}` });
-      let pending: CurvePoint[] = [];
-      let lastFlush = Date.now();
-      const flush = () => {
-        if (pending.length > 0) send({ type: 'curve', id: message.id, points: pending });
-        pending = [];
-        lastFlush = Date.now();
-      };
-      const result = await runQuick(tf, message.task, {
-        onCurve: (point) => {
-          pending.push(point);
-          if (point.kind === 'epoch' || Date.now() - lastFlush > 100) flush();
-        },
-        onPhase: (phase, index, total) => {
-          flush();
-          send({ type: 'progress', id: message.id, step: `training ${phase}`, current: index, total });
-          send({ type: 'log', id: message.id, line: `training ${phase}` });
-        },
-        isCancelled,
-      });
-      flush();
-      return { type: 'quick', result, report };
-    }
+      return getBackend().then(({ report }) => ({ type: 'backend', report }));
+    case 'run':
+      return runKind(message.id, message.kind, message.input, signal);
     default:
       return assertNever(message, 'message');
   }
 }
 
-/** The augmentation behind view v > 0: the augmentation pipeline's 'light' preset at the backbone's input size, seeded by (view, content hash). */
-export const viewPreset = 'light';
-
-async function viewOf(item: EmbedItem, extractor: Extractor): Promise<ImageInput> {
-  if (item.view === 0) return item.file;
-  const size = extractor.spec.inputSize;
-  const config = presetConfig(viewPreset, { inputSize: { width: size, height: size } });
-  return augmentImage({ input: item.file }, config, 0, item.view, item.key);
-}
-
 onParentMessage((message) => {
   if (message.type === 'cancel') {
-    cancelled.add(message.id);
+    running.get(message.id)?.abort();
     return;
   }
-  handle(message).then(
-    (result) => send({ type: 'done', id: message.id, result }),
-    (error) => {
-      const info = cancelled.has(message.id) || (error as Error)?.message === 'training was cancelled'
-        ? { code: 'CANCELLED' as const, message: 'Training was cancelled.' }
-        : toErrorInfo(error);
-      if (info.code === 'INTERNAL' && error instanceof Error) info.details = { stack: error.stack };
-      send({ type: 'error', id: message.id, error: info });
-    },
-  ).finally(() => cancelled.delete(message.id));
+  const controller = new AbortController();
+  running.set(message.id, controller);
+  handle(message, controller.signal)
+    .then(
+      (result) => send({ type: 'done', id: message.id, result }),
+      (error: unknown) => {
+        // Cancelled by type or by the aborted signal, never by an error's text.
+        const info =
+          error instanceof TrainingCancelled || controller.signal.aborted
+            ? { code: 'CANCELLED' as const, message: 'Training was cancelled.' }
+            : toErrorInfo(error);
+        if (info.code === 'INTERNAL' && error instanceof Error) info.details = { stack: error.stack };
+        send({ type: 'error', id: message.id, error: info });
+      },
+    )
+    .finally(() => running.delete(message.id));
 });
 
 // Leave when the core goes: a training process never outlives its parent (a utility process is ended by Electron).
 process.on('disconnect', () => process.exit(0));
-

@@ -3,18 +3,20 @@
  * embed what the cache lacks in the training process, then send the k-fold task there and stream
  * its curves, progress and log back through the job manager; store predictions and metrics.
  */
-import type { BackendReport, CurvePoint, RunStatus, TrainConfig } from '../../shared/train';
+import type { BackendReport, CurvePoint, QuickConfig, RunStatus } from '../../shared/train';
 import { LoupeError, toErrorInfo } from '../../shared/errors';
 import type { ImageId, SplitName } from '../../shared/types';
 import type { JobContext } from '../jobs/manager';
 import { putEmbeddings, readEmbeddings } from '../model/embeddingCache';
-import { resolveBackbone } from '../model/backbones';
+import { embedEstimate, engineOf, recordEmbedRate, resolveBackbone } from '../model/backbones';
 import { datasetVersion } from '../store/changes';
 import type { Project } from '../store/project';
 import { sql } from '../store/statements';
 import { realFileInside } from '../util/paths';
 import type { TrainingProcess } from './client';
 import type { EmbedItem } from './protocol';
+import type { EmbedAnswer, EmbedVectors } from './kinds/embed';
+import type { QuickAnswer } from './kinds/quick';
 import { splitCode, type QuickTask } from './quick';
 import { appendCurves, savePredictions, updateRun } from './runs';
 import { missingEmbeddings } from '../model/embeddingCache';
@@ -45,7 +47,7 @@ export async function runQuickJob(
   project: Project,
   trainer: TrainingProcess,
   runId: number,
-  config: TrainConfig,
+  config: QuickConfig,
   hooks: QuickJobHooks,
   ctx: JobContext,
 ): Promise<QuickJobResult> {
@@ -101,16 +103,18 @@ export async function runQuickJob(
     }
     const totalVectors = allHashes.length + trainHashes.length * views;
     const cached = totalVectors - items.length;
-    ctx.log(`${spec.name}: ${items.length} vectors to compute, ${cached} cached`);
+    ctx.log(`${spec.name}: ${items.length} vectors to compute, ${cached} cached${embedEstimate(spec, items.length)}`);
     let dim = 0;
     let embedReport: BackendReport | null = null;
     const failed = new Set<string>();
     if (items.length > 0) {
-      const result = await trainer.request(
-        { type: 'embed', spec, items },
+      const result = await trainer.run<EmbedAnswer>(
+        'embed',
+        { spec, items },
         {
           onProgress: (_step, current, total) => ctx.progress('embedding', current, total),
-          onVectors: (start, d, data, failures) => {
+          onEmit: (message) => {
+            const { start, dim: d, data, failed: failures } = message as EmbedVectors;
             const bad = new Set(failures.map((f) => f.index));
             for (const f of failures) {
               failed.add(items[f.index]!.key);
@@ -127,12 +131,11 @@ export async function runQuickJob(
         },
         ctx.signal,
       );
-      if (result.type === 'embed') {
-        dim = result.dim;
-        embedReport = result.report;
-      }
+      dim = result.dim;
+      embedReport = result.report;
     }
     const embedSeconds = (performance.now() - embedStarted) / 1000;
+    if (items.length > 0 && failed.size < items.length) recordEmbedRate(spec, items.length / embedSeconds, engineOf(spec.kind, embedReport?.name ?? null));
     ctx.throwIfCancelled();
 
     // Assemble the task from the cache.
@@ -167,8 +170,9 @@ export async function runQuickJob(
     };
 
     const trainStarted = performance.now();
-    const answer = await trainer.request(
-      { type: 'quick', task },
+    const answer = await trainer.run<QuickAnswer>(
+      'quick',
+      task,
       {
         onProgress: (step, current, total) => ctx.progress(step, current, total),
         onLog: (line) => ctx.log(line),
@@ -179,7 +183,6 @@ export async function runQuickJob(
       },
       ctx.signal,
     );
-    if (answer.type !== 'quick') throw new LoupeError('INTERNAL', 'The training process answered the wrong request.');
     const { result, report } = answer;
     const trainSeconds = (performance.now() - trainStarted) / 1000;
     const k = classes.length;

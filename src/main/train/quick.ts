@@ -5,7 +5,7 @@
  * Pure computation on embeddings; the training process runs it.
  */
 import type * as Tf from '@tensorflow/tfjs';
-import type { CurvePoint, RunMetrics, TrainConfig } from '../../shared/train';
+import type { CurvePoint, QuickConfig, RunMetrics } from '../../shared/train';
 import { takeRows, trainHead, type HeadCallbacks, type Matrix } from '../model/head';
 import { seededRandom, shuffle, stratifiedFolds } from './folds';
 import { computeMetrics } from './metrics';
@@ -24,7 +24,7 @@ export interface QuickTask {
   split: Int8Array;
   /** Augmented views of train images: their rows and the image each belongs to. */
   views: { x: Matrix; owner: Int32Array };
-  config: TrainConfig;
+  config: QuickConfig;
 }
 
 /** What the quick model produced. */
@@ -45,7 +45,8 @@ export interface QuickCallbacks {
   onPhase?(phase: string, index: number, total: number): void;
   /** Which images a head was fitted (or early-stopped) on and which it then predicted: the audit trail of the split. */
   onFit?(phase: string, seen: readonly number[], predicted: readonly number[]): void;
-  isCancelled?(): boolean;
+  /** Aborting it stops the run between batches (the engine's TrainingCancelled). */
+  signal?: AbortSignal;
 }
 
 /** Runs k-fold then the final head. */
@@ -172,6 +173,6 @@ function curveCallbacks(phase: string, callbacks: QuickCallbacks): HeadCallbacks
   return {
     onBatch: (step, loss) => callbacks.onCurve?.({ phase, kind: 'batch', step, loss, valLoss: null, valAccuracy: null }),
     onEpoch: (epoch, loss, valLoss, valAccuracy) => callbacks.onCurve?.({ phase, kind: 'epoch', step: epoch, loss, valLoss, valAccuracy }),
-    isCancelled: callbacks.isCancelled,
+    signal: callbacks.signal,
   };
 }

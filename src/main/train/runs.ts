@@ -1,7 +1,7 @@
 /** Runs in the project: their records, curves and per-image predictions. */
 import { LoupeError } from '../../shared/errors';
 import type { ImageId, SplitName } from '../../shared/types';
-import type { BackboneUsed, BackendReport, CurvePoint, RunDetail, RunMetrics, RunStatus, RunSummary, RunTimings, TrainConfig } from '../../shared/train';
+import type { BackboneUsed, BackendReport, CurvePoint, ModelUsed, RunDetail, RunMetrics, RunStatus, RunSummary, RunTimings, TrainConfig } from '../../shared/train';
 import { isReadOnly, write, type Db } from '../store/db';
 import { claimOwner, liveOwners } from '../store/owners';
 import { sql } from '../store/statements';
@@ -20,7 +20,12 @@ interface RunRow {
   error: string | null;
   started_at: number;
   finished_at: number | null;
+  model: string | null;
+  has_checkpoint: number;
 }
+
+// Every run read carries whether it has a last checkpoint (a cancelled or failed full run resumes from it).
+const runColumns = "runs.*, EXISTS (SELECT 1 FROM run_checkpoints k WHERE k.run_id = runs.id AND k.kind = 'last') AS has_checkpoint";
 
 const parse = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
 
@@ -36,6 +41,8 @@ function toSummary(row: RunRow): RunSummary {
     classes: JSON.parse(row.classes) as string[],
     timings: parse<RunTimings>(row.timings),
     metrics: parse<RunMetrics>(row.metrics),
+    model: parse<ModelUsed>(row.model),
+    resumable: row.has_checkpoint === 1 && (row.status === 'cancelled' || row.status === 'failed'),
     error: row.error,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
@@ -54,6 +61,11 @@ export function createRun(db: Db, config: TrainConfig, datasetVersion: number): 
   );
 }
 
+/** Marks a finished run running again (a resumed full run), owned by this process. */
+export function reopenRun(db: Db, id: number): void {
+  write(db, () => sql(db, "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL, owner = ? WHERE id = ?").run(claimOwner(db), id));
+}
+
 /** Updates fields of a run. */
 export function updateRun(
   db: Db,
@@ -69,6 +81,7 @@ export function updateRun(
     error: string;
     finishedAt: number;
     datasetVersion: number;
+    model: ModelUsed;
   }>,
 ): void {
   const columns: Record<string, unknown> = {};
@@ -80,6 +93,7 @@ export function updateRun(
   if (fields.classes) columns.classes = JSON.stringify(fields.classes);
   if (fields.timings) columns.timings = JSON.stringify(fields.timings);
   if (fields.metrics) columns.metrics = JSON.stringify(fields.metrics);
+  if (fields.model) columns.model = JSON.stringify(fields.model);
   if (fields.error !== undefined) columns.error = fields.error;
   if (fields.finishedAt) columns.finished_at = fields.finishedAt;
   const names = Object.keys(columns);
@@ -89,9 +103,16 @@ export function updateRun(
 
 /** Appends curve points. */
 export function appendCurves(db: Db, runId: number, points: readonly CurvePoint[]): void {
-  const insert = sql(db, 'INSERT INTO run_curves (run_id, phase, kind, step, loss, val_loss, val_acc) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const insert = sql(db, 'INSERT INTO run_curves (run_id, phase, kind, step, loss, val_loss, val_acc, learning_rate) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
   write(db, () => {
-    for (const p of points) insert.run(runId, p.phase, p.kind, p.step, p.loss, p.valLoss, p.valAccuracy);
+    for (const p of points) insert.run(runId, p.phase, p.kind, p.step, p.loss, p.valLoss, p.valAccuracy, p.learningRate ?? null);
+  });
+}
+
+/** Drops a run's curve points from `step` of a phase on (a resumed run redoes the epochs after its checkpoint). */
+export function dropCurvesAfter(db: Db, runId: number, phase: string, step: number, epoch: number): void {
+  write(db, () => {
+    sql(db, "DELETE FROM run_curves WHERE run_id = ? AND phase = ? AND ((kind = 'batch' AND step > ?) OR (kind = 'epoch' AND step > ?))").run(runId, phase, step, epoch);
   });
 }
 
@@ -102,14 +123,16 @@ export interface PredictionInput {
   fold: number;
   given: number | null;
   probabilities: Float32Array;
+  /** Predicted by a model that was fitted on this image (a full run's train images): never out-of-sample. */
+  inSample?: boolean;
 }
 
 /** Stores a run's predictions (predicted class, its probability, loss on the given class). */
 export function savePredictions(db: Db, runId: number, rows: readonly PredictionInput[]): void {
   const insert = sql(
     db,
-    `INSERT INTO predictions (run_id, image_id, split, fold, given, predicted, probability, given_prob, loss, probabilities)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO predictions (run_id, image_id, split, fold, given, predicted, probability, given_prob, loss, probabilities, in_sample)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   write(db, () => {
     for (const r of rows) {
@@ -128,6 +151,7 @@ export function savePredictions(db: Db, runId: number, rows: readonly Prediction
         givenProb,
         loss,
         Buffer.from(r.probabilities.buffer, r.probabilities.byteOffset, r.probabilities.byteLength),
+        r.inSample ? 1 : 0,
       );
     }
   });
@@ -135,12 +159,12 @@ export function savePredictions(db: Db, runId: number, rows: readonly Prediction
 
 /** Every run, newest first. */
 export function listRuns(db: Db): RunSummary[] {
-  return (sql(db, 'SELECT * FROM runs ORDER BY id DESC').all() as RunRow[]).map(toSummary);
+  return (sql(db, `SELECT ${runColumns} FROM runs ORDER BY id DESC`).all() as RunRow[]).map(toSummary);
 }
 
 /** One run; NOT_FOUND when there is none. */
 export function getRun(db: Db, id: number): RunSummary {
-  const row = sql(db, 'SELECT * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
+  const row = sql(db, `SELECT ${runColumns} FROM runs WHERE id = ?`).get(id) as RunRow | undefined;
   if (!row) throw new LoupeError('NOT_FOUND', `No run ${id}.`, { id });
   return toSummary(row);
 }
@@ -148,20 +172,20 @@ export function getRun(db: Db, id: number): RunSummary {
 /** A run with its curves. */
 export function runDetail(db: Db, id: number): RunDetail {
   const curves = (
-    sql(db, 'SELECT phase, kind, step, loss, val_loss AS valLoss, val_acc AS valAccuracy FROM run_curves WHERE run_id = ? ORDER BY id').all(id) as CurvePoint[]
+    sql(db, 'SELECT phase, kind, step, loss, val_loss AS valLoss, val_acc AS valAccuracy, learning_rate AS learningRate FROM run_curves WHERE run_id = ? ORDER BY id').all(id) as CurvePoint[]
   );
   return { ...getRun(db, id), curves };
 }
 
 /** The latest finished run, or null. */
 export function latestDoneRun(db: Db): RunSummary | null {
-  const row = sql(db, "SELECT * FROM runs WHERE status = 'done' ORDER BY id DESC LIMIT 1").get() as RunRow | undefined;
+  const row = sql(db, `SELECT ${runColumns} FROM runs WHERE status = 'done' ORDER BY id DESC LIMIT 1`).get() as RunRow | undefined;
   return row ? toSummary(row) : null;
 }
 
 /** The latest run of any status, or null. */
 export function latestRun(db: Db): RunSummary | null {
-  const row = sql(db, 'SELECT * FROM runs ORDER BY id DESC LIMIT 1').get() as RunRow | undefined;
+  const row = sql(db, `SELECT ${runColumns} FROM runs ORDER BY id DESC LIMIT 1`).get() as RunRow | undefined;
   return row ? toSummary(row) : null;
 }
 

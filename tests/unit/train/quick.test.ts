@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { trainConfigSchema } from '../../../src/shared/train';
+import { quickConfigSchema } from '../../../src/shared/train';
 import { seededRandom, stratifiedFolds } from '../../../src/main/train/folds';
 import { runQuick, splitCode, type QuickTask } from '../../../src/main/train/quick';
 
@@ -28,7 +28,7 @@ function blobs(perClass: number, classes: number, seed: number): QuickTask {
     given,
     split,
     views: { x: { data: new Float32Array(0), rows: 0, dim }, owner: new Int32Array(0) },
-    config: trainConfigSchema.parse({ epochs: 40, batchSize: 32, learningRate: 0.01, folds: 5 }),
+    config: quickConfigSchema.parse({ mode: 'quick', epochs: 40, batchSize: 32, learningRate: 0.01, folds: 5 }),
   };
 }
 
@@ -79,9 +79,11 @@ describe('runQuick', () => {
   it('stops between batches when cancelled', async () => {
     const task = blobs(20, 2, 2);
     let batches = 0;
-    await expect(
-      runQuick(tf, task, { onCurve: (p) => void (p.kind === 'batch' && batches++), isCancelled: () => batches >= 3 }),
-    ).rejects.toThrow(/cancelled/);
+    const cancel = new AbortController();
+    const onCurve = (p: { kind: string }) => {
+      if (p.kind === 'batch' && ++batches >= 3) cancel.abort();
+    };
+    await expect(runQuick(tf, task, { onCurve, signal: cancel.signal })).rejects.toThrow(/cancelled/);
     expect(batches).toBe(3);
   });
 

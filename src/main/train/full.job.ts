@@ -1,0 +1,181 @@
+/**
+ * The full-model job, in the core: gather the labelled images, choose the network's input, record
+ * the network with the run, and ask the training process for kind 'full'; store its curves and
+ * each epoch's checkpoint as they come, then the predictions (train images marked in-sample) and
+ * the metrics. A resumed run continues from its last checkpoint, as the same run.
+ */
+import { LoupeError, toErrorInfo } from '../../shared/errors';
+import type { CurvePoint, FullConfig, ModelUsed, RunStatus } from '../../shared/train';
+import type { JobContext } from '../jobs/manager';
+import { netSpec, parameterCount, type ArchitectureName } from '../model/archSpec';
+import type { Db } from '../store/db';
+import type { Project } from '../store/project';
+import { checkpointEpochs, loadCheckpoint, saveCheckpoint } from './checkpoints';
+import type { TrainingProcess } from './client';
+import type { FullAnswer, FullCheckpointMessage, FullInput } from './full';
+import { computeMetrics } from './metrics';
+import { appendCurves, dropCurvesAfter, getRun, reopenRun, savePredictions, updateRun } from './runs';
+import { chooseInput, gatherTrainingSet } from './trainingSet';
+
+/** What the job reports to the core. */
+export interface FullJobHooks {
+  onCurve(runId: number, points: CurvePoint[]): void;
+  onStatus(runId: number, status: RunStatus): void;
+}
+
+/** The job's result. */
+export interface FullJobResult {
+  runId: number;
+  backend: string;
+  seconds: number;
+  epochs: number;
+  stopped: string | null;
+}
+
+/** The built-in networks a full run trains; 'finetune' is refused with the fix. */
+function builtIn(config: FullConfig): ArchitectureName {
+  if (config.arch === 'finetune') {
+    throw new LoupeError('VALIDATION', 'config.arch: fine-tuning a pretrained network is not available yet; use small-cnn or resnet-small.', { field: 'config.arch' });
+  }
+  return config.arch;
+}
+
+/**
+ * Checks that run `runId` can resume (a full run, cancelled or failed, with a last checkpoint, on
+ * an unchanged dataset) and marks it running again; returns its config.
+ */
+export function prepareResume(db: Db, runId: number): { config: FullConfig } {
+  const run = getRun(db, runId);
+  if (run.config.mode !== 'full') throw new LoupeError('CONFLICT', `Run ${runId} is a quick run; only full runs resume. Start a new run instead.`, { runId });
+  if (!run.resumable) {
+    throw new LoupeError('CONFLICT', `Run ${runId} is ${run.status}${run.status === 'done' ? '' : ' without a checkpoint'}; only a cancelled or failed full run with a checkpoint resumes. Start a new run instead.`, { runId });
+  }
+  reopenRun(db, runId);
+  return { config: run.config };
+}
+
+/** Runs (or resumes) one full run, already created as `runId`. */
+export async function runFullJob(
+  project: Project,
+  trainer: TrainingProcess,
+  runId: number,
+  config: FullConfig,
+  hooks: FullJobHooks,
+  ctx: JobContext,
+  options: { resume?: boolean } = {},
+): Promise<FullJobResult> {
+  const { db } = project;
+  const started = performance.now();
+  try {
+    ctx.progress('preparing', 0, 1);
+    const arch = builtIn(config);
+    const set = gatherTrainingSet(project);
+    const previous = options.resume ? getRun(db, runId) : null;
+    if (previous && previous.datasetVersion !== set.version) {
+      throw new LoupeError(
+        'CONFLICT',
+        `The dataset changed since run ${runId} trained (version ${previous.datasetVersion}, now ${set.version}); a resumed run must see the same images. Start a new run instead.`,
+        { runId },
+      );
+    }
+    if (set.missing > 0) ctx.log(`${set.missing} labelled images are not inside the project folder and are left out`);
+    const { classes } = set;
+    const [inputSize, , channels] = previous?.model?.inputShape ?? (() => {
+      const chosen = chooseInput(set.images, config);
+      return [chosen.inputSize, chosen.inputSize, chosen.channels] as const;
+    })();
+    if (channels !== 1 && channels !== 3) throw new LoupeError('INTERNAL', `Run ${runId} records ${channels} input channels.`);
+    const spec = netSpec(arch, [inputSize, inputSize, channels], classes.length);
+    const model: ModelUsed = previous?.model ?? {
+      arch,
+      parameters: parameterCount(spec),
+      inputShape: [inputSize, inputSize, channels],
+      normalize: { kind: 'unit' },
+      seed: config.seed,
+      bestEpoch: null,
+      lastCheckpointEpoch: null,
+    };
+    updateRun(db, runId, { datasetVersion: set.version, classes, model, views: { used: 0, note: `on-the-fly augmentation: the ${config.augment} preset` } });
+    ctx.log(`${arch}: ${model.parameters.toLocaleString('en')} parameters, input ${inputSize}x${inputSize}x${channels}, ${set.images.length} images`);
+
+    let resume: FullInput['resume'] = null;
+    if (options.resume) {
+      const last = loadCheckpoint(db, runId, 'last');
+      if (!last) throw new LoupeError('CONFLICT', `Run ${runId} has no checkpoint to resume from. Start a new run instead.`, { runId });
+      const best = last.state.best ? loadCheckpoint(db, runId, 'best') : null;
+      resume = { epoch: last.epoch, step: last.step, weights: last.weights, optimizer: last.optimizer, state: last.state, bestWeights: best?.weights ?? null };
+      // The epochs after the checkpoint are trained again: their points go.
+      dropCurvesAfter(db, runId, 'train', last.step, last.epoch);
+      ctx.log(`resuming run ${runId} after epoch ${last.epoch}`);
+    }
+
+    const input: FullInput = {
+      runId,
+      classes,
+      items: set.images.map((i) => ({ id: i.id, file: i.file, width: i.width, height: i.height, label: i.label, split: i.split })),
+      config,
+      arch,
+      inputSize,
+      channels,
+      resume,
+    };
+    const answer = await trainer.run<FullAnswer>(
+      'full',
+      input,
+      {
+        onProgress: (step, current, total) => ctx.progress(step, current, total),
+        onLog: (line) => ctx.log(line),
+        onCurve: (points) => {
+          appendCurves(db, runId, points);
+          hooks.onCurve(runId, points);
+        },
+        onEmit: (message) => {
+          const checkpoint = message as FullCheckpointMessage;
+          if (checkpoint.type !== 'checkpoint') return;
+          const { epoch, step, weights, optimizer, state } = checkpoint;
+          saveCheckpoint(db, runId, 'last', { epoch, step, weights, optimizer, state });
+          if (checkpoint.isBest) saveCheckpoint(db, runId, 'best', { epoch, step, weights, optimizer, state });
+          const epochs = checkpointEpochs(db, runId);
+          updateRun(db, runId, { model: { ...model, bestEpoch: epochs.best ?? null, lastCheckpointEpoch: epochs.last ?? null } });
+        },
+      },
+      ctx.signal,
+    );
+
+    // Train images were fitted on: their predictions are in-sample, kept for the train/valid gap only.
+    const k = classes.length;
+    const rows = set.images.map((image, r) => ({
+      imageId: image.id,
+      split: image.split,
+      fold: -1,
+      given: image.label,
+      probabilities: answer.probabilities.slice(r * k, (r + 1) * k),
+      inSample: image.split === 'train',
+    }));
+    savePredictions(db, runId, rows);
+    const metricsOf = (split: 'train' | 'valid' | 'test') => {
+      const of = rows.filter((r) => r.split === split);
+      return of.length > 0 ? computeMetrics(classes, of.map((r) => r.given), of.map((r) => r.probabilities)) : null;
+    };
+    const seconds = (performance.now() - started) / 1000;
+    const epochs = checkpointEpochs(db, runId);
+    updateRun(db, runId, {
+      status: 'done',
+      backend: answer.report,
+      metrics: { train: null, valid: metricsOf('valid'), test: metricsOf('test'), trainInSample: metricsOf('train') },
+      model: { ...model, bestEpoch: answer.bestEpoch, lastCheckpointEpoch: epochs.last ?? null },
+      timings: { totalSeconds: seconds, embedSeconds: 0, trainSeconds: answer.trainSeconds, embedded: 0, cached: 0, imagesPerSecond: answer.imagesPerSecond },
+      finishedAt: Date.now(),
+    });
+    hooks.onStatus(runId, 'done');
+    ctx.log(`run ${runId} done: ${answer.epochs} epochs in ${seconds.toFixed(1)} s on ${answer.report.name}${answer.stopped ? ` (${answer.stopped})` : ''}`);
+    return { runId, backend: answer.report.name, seconds, epochs: answer.epochs, stopped: answer.stopped };
+  } catch (error) {
+    const info = toErrorInfo(error);
+    const status: RunStatus = info.code === 'CANCELLED' || ctx.signal.aborted ? 'cancelled' : 'failed';
+    updateRun(db, runId, { status, error: info.message, finishedAt: Date.now() });
+    hooks.onStatus(runId, status);
+    if (status === 'cancelled') throw new LoupeError('CANCELLED', 'Training was cancelled.', { runId });
+    throw error;
+  }
+}

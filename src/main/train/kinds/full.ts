@@ -1,0 +1,9 @@
+/** Kind 'full': a full-model run, trained end to end (train/full.ts). */
+import { fullInputSchema, runFull } from '../full';
+import { defineKind } from './types';
+
+export const fullKind = defineKind({
+  name: 'full',
+  input: fullInputSchema,
+  run: (input, ctx) => runFull(input, ctx),
+});
