@@ -180,11 +180,13 @@ export interface SplitMetrics {
   confusion: number[][];
 }
 
-/** train: out-of-sample (k-fold); valid and test: the final head trained on train. */
+/** train: out-of-sample (k-fold; null for full runs, which fit on every train image); valid and test: the model trained on train. */
 export interface RunMetrics {
   train: SplitMetrics | null;
   valid: SplitMetrics | null;
   test: SplitMetrics | null;
+  /** Full runs: the train images predicted by the network fitted on them. In-sample: for the train/valid gap, never an estimate of accuracy. */
+  trainInSample?: SplitMetrics | null;
 }
 
 /** One point of a training curve. phase: 'fold 1/5' … 'final' (quick), 'train' (full). */
