@@ -17,7 +17,9 @@ import { projectHandlers } from './handlers/project.handlers';
 import { splitHandlers } from './handlers/splits.handlers';
 import { versionHandlers } from './handlers/versions.handlers';
 import { trainHandlers } from './handlers/train.handlers';
+import { trainToolHandlers } from './handlers/trainTools.handlers';
 import { runHandlers } from './handlers/runs.handlers';
+import { modelHandlers } from './handlers/model.handlers';
 import { reviewHandlers } from './handlers/review.handlers';
 import type { CoreOptions, CoreServices, Handlers } from './handlers/types';
 import { JobManager } from './jobs/manager';
@@ -57,7 +59,9 @@ export class Core implements CoreServices {
       ...versionHandlers(this),
       ...augmentHandlers(this),
       ...trainHandlers(this),
+      ...trainToolHandlers(this),
       ...runHandlers(this),
+      ...modelHandlers(this),
       ...reviewHandlers(this),
     };
   }

@@ -11,6 +11,8 @@ import { splitNames, type DatasetStats, type ImageId, type ImportKind, type JobI
 import { Core } from '../core';
 import { startServer } from '../server/server';
 import { issuesCommand, trainCommand } from './train';
+import { predictCommand } from './predict';
+import { lrFindCommand, sanityCommand } from './trainTools';
 import { writePreviewFiles } from '../augment/previewFiles';
 import { requireClass } from '../store/classes';
 import { requireImagesByPath } from '../store/images';
@@ -199,6 +201,12 @@ async function run(spec: CommandSpec, options: Options, args: string[]): Promise
         return await trainCommand(core, options, print);
       case 'issues':
         return await issuesCommand(core, options, print);
+      case 'predict':
+        return await predictCommand(core, options, args, print);
+      case 'lr-find':
+        return await lrFindCommand(core, options, print);
+      case 'sanity':
+        return await sanityCommand(core, options, print);
       default:
         throw new LoupeError('INTERNAL', `The command table names "${command}", which main.ts does not run.`);
     }

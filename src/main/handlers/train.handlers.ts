@@ -8,6 +8,7 @@ import { TrainingProcess } from '../train/client';
 import { prepareResume, runFullJob } from '../train/full.job';
 import { runQuickJob } from '../train/quick.job';
 import { createRun, latestRun } from '../train/runs';
+import type { TrainToolRequest } from './trainTools.handlers';
 import type { AreaHandlers, CoreServices } from './types';
 
 const processes = new WeakMap<CoreServices, TrainingProcess>();
@@ -72,7 +73,7 @@ function runHooks(core: CoreServices) {
 }
 
 /** train:start, train:retrain, train:backbones, train:importBackbone. */
-export function trainHandlers(core: CoreServices): AreaHandlers<'train'> {
+export function trainHandlers(core: CoreServices): Omit<AreaHandlers<'train'>, TrainToolRequest> {
   return {
     'train:start': ({ config, resume }) => (resume === undefined ? startTraining(core, parseTrainConfig(config)) : resumeTraining(core, resume)),
     'train:retrain': () => {

@@ -40,7 +40,11 @@ describe('overfit one batch', () => {
   it('a frozen network (no trainable variables) fails, and says it is frozen', async () => {
     const result = await overfitCheck(tf, attempts([]));
     expect(result.passed).toBe(false);
-    expect(result.attempts.every((a) => !a.passed && a.finalLoss === a.losses[0])).toBe(true);
+    expect(result.attempts.map((a) => [a.passed, a.steps, a.losses.length])).toEqual([
+      [false, 0, 1],
+      [false, 0, 1],
+    ]);
+    expect(result.attempts[1]!.finalLoss).toBeGreaterThan(0.3);
     expect(result.causes).toHaveLength(1);
     expect(result.causes[0]).toMatch(/frozen/);
   });
