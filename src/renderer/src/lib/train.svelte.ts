@@ -3,11 +3,24 @@
  * the run being trained (its job and its live curve), the Train view's form, and the review queue.
  */
 import { getContext, setContext, untrack } from 'svelte';
-import type { BackboneInfo, BackendReport, CurvePoint, RunComparison, RunDetail, RunSummary, TrainConfigInput, PreprocessingInput } from '../../../shared/train';
+import type { AugmentPresetName } from '../../../shared/augment';
+import type {
+  BackboneInfo,
+  BackendReport,
+  CurvePoint,
+  FullArchitecture,
+  RunComparison,
+  RunDetail,
+  RunSummary,
+  ScheduleName,
+  TrainConfigInput,
+  PreprocessingInput,
+} from '../../../shared/train';
 import type { JobId } from '../../../shared/types';
 import type { AppState } from './app.svelte.js';
 import { defaultFilter, filterToParams } from './gallery.svelte.js';
 import { ReviewState } from './review.svelte.js';
+import { TrainToolsState, type FullConfigInput } from './trainTools.svelte.js';
 import { writeRoute } from './route';
 
 /**
@@ -43,6 +56,36 @@ export const defaultTrainForm: TrainForm = {
   seed: 42,
 };
 
+/** The form's fields for a full-model run. */
+export interface FullTrainForm {
+  arch: FullArchitecture;
+  /** For 'finetune': the pretrained network. */
+  backbone: string;
+  epochs: number;
+  learningRate: number;
+  schedule: ScheduleName;
+  batchSize: number;
+  augment: AugmentPresetName;
+  patience: number;
+  seed: number;
+}
+
+/** The full config's defaults: start simple (small-cnn), Adam at 3e-4. */
+export const defaultFullTrainForm: FullTrainForm = {
+  arch: 'small-cnn',
+  backbone: 'default',
+  epochs: 10,
+  learningRate: 3e-4,
+  schedule: 'constant',
+  batchSize: 64,
+  augment: 'light',
+  patience: 5,
+  seed: 42,
+};
+
+/** Which model the form starts. */
+export type TrainMode = 'quick' | 'full';
+
 /** Holds the runs and the training job, kept in step with `runs:changed`, `train:curve` and `jobs:update`. */
 export class TrainState {
   readonly app: AppState;
@@ -63,6 +106,10 @@ export class TrainState {
   jobId = $state<JobId | null>(null);
   isStarting = $state(false);
   form = $state<TrainForm>({ ...defaultTrainForm });
+  mode = $state<TrainMode>('quick');
+  fullForm = $state<FullTrainForm>({ ...defaultFullTrainForm });
+  /** The full model's checks (LR finder, overfit one batch, show a batch) and a finished run's export and predictions. */
+  readonly tools: TrainToolsState;
   comparison = $state.raw<RunComparison | null>(null);
   /** Bumped each time a run stops (done, failed, cancelled): review queues refetch. */
   runsRevision = $state(0);
@@ -86,6 +133,13 @@ export class TrainState {
   constructor(app: AppState) {
     this.app = app;
     this.review = new ReviewState(app);
+    this.tools = new TrainToolsState(app, () => this.fullConfig());
+  }
+
+  /** The full form as a config (the backbone only matters to finetune). */
+  fullConfig(): FullConfigInput {
+    const { backbone, ...rest } = $state.snapshot(this.fullForm);
+    return { mode: 'full', ...rest, ...(rest.arch === 'finetune' ? { backbone } : {}) };
   }
 
   /** Subscribes to the training events, and reloads the runs whenever a project opens. */
@@ -192,6 +246,11 @@ export class TrainState {
 
   /** Starts a run with the form's config. */
   async startWithForm(): Promise<void> {
+    if (this.mode === 'full') {
+      const config = this.fullConfig();
+      await this.launch(() => this.app.api.call('train:start', { config }));
+      return;
+    }
     const { hidden, head, ...rest } = this.form;
     const config: TrainConfigInput = { mode: 'quick', ...rest, head, ...(head === 'mlp' ? { hidden } : {}) };
     await this.launch(() => this.app.api.call('train:start', { config }));
@@ -200,6 +259,16 @@ export class TrainState {
   /** Reruns the last run's config on the current data (the defaults when there is no run yet). */
   async retrain(): Promise<void> {
     await this.launch(() => (this.runs.length === 0 ? this.app.api.call('train:start', { config: {} }) : this.app.api.call('train:retrain', {})));
+  }
+
+  /** Continues a cancelled or failed full run from its last checkpoint. */
+  async resume(run: RunSummary): Promise<void> {
+    // The curve so far stays on screen; the resumed run's points follow it.
+    if (this.liveRunId !== run.id || this.liveCurve.length === 0) {
+      this.liveRunId = run.id;
+      this.liveCurve = this.detail?.id === run.id ? this.detail.curves : [];
+    }
+    await this.launch(() => this.app.api.call('train:start', { config: { ...run.config }, resume: run.id }));
   }
 
   /** Cancels the training job; its update says when it stopped. */
@@ -268,6 +337,7 @@ export class TrainState {
     this.liveCurve = [];
     this.comparison = null;
     this.review.reset();
+    this.tools.reset();
     const running = Object.values(this.app.jobs).find((job) => job.kind === 'train' && (job.state === 'running' || job.state === 'queued'));
     this.jobId = running?.id ?? null;
     if (file) void this.refreshRuns();
