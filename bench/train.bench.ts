@@ -6,7 +6,7 @@
  * Options: --steps N (wasm, torch; default 10), --cpu-batch N (default 8), --threads N (wasm's
  * threaded build and torch; default 1), --no-cpu, --no-torch.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +14,8 @@ import type * as Tf from '@tensorflow/tfjs';
 import { buildNet, netSpec, type ArchitectureName, type Net } from '../src/main/model/archSpec';
 import { selectBackend } from '../src/main/model/backend';
 import { useThreadedWasm } from '../src/main/model/kernels/wasmThreads';
+import { benchDir } from './fixtures';
+import { fashionMnistDir, fashionMnistFolders } from './fashionMnist';
 
 const shape = { inputShape: [28, 28, 1] as [number, number, number], classes: 10 };
 const batch = 64;
@@ -186,4 +188,35 @@ export async function trainBench(args: string[]): Promise<void> {
     ].filter(Boolean);
     console.log(`${arch} ratios: ${ratios.join(', ') || 'no peers'}`);
   }
+  if (!args.includes('--no-fashion')) await fashionRun(option(args, '--epochs', 5));
+}
+
+/**
+ * The small CNN as a user runs it: `loupe import` of the Fashion-MNIST 6,000/1,000 folder, then
+ * `loupe train --mode full --arch small-cnn --epochs N` (28x28x1, batch 64, Adam 3e-4, light
+ * augmentation), with its test accuracy and the wall time of the training command.
+ */
+async function fashionRun(epochs: number): Promise<void> {
+  if (!fs.existsSync(fashionMnistDir)) {
+    console.log(`fashion-mnist: ${fashionMnistDir} is missing (apt-get install dataset-fashion-mnist), no accuracy figure`);
+    return;
+  }
+  const { dir } = await fashionMnistFolders(6000, 1000);
+  const bin = path.resolve(import.meta.dirname, '../bin/loupe.mjs');
+  const project = path.join(benchDir, 'fashion-full.loupe');
+  for (const suffix of ['', '-wal', '-shm']) fs.rmSync(project + suffix, { force: true });
+  execFileSync(process.execPath, [bin, 'import', dir, '--project', project, '--json'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const started = performance.now();
+  const out = execFileSync(
+    process.execPath,
+    [bin, 'train', '--project', project, '--mode', 'full', '--arch', 'small-cnn', '--epochs', String(epochs), '--json'],
+    { env: { ...process.env, LOUPE_BACKEND: 'wasm' }, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 },
+  ).toString();
+  const seconds = (performance.now() - started) / 1000;
+  const result = JSON.parse(out.trim().split('\n').at(-1)!) as { metrics?: { test?: { accuracy: number } | null } };
+  const accuracy = result.metrics?.test?.accuracy;
+  console.log(
+    `fashion-mnist 6,000/1,000, small-cnn, ${epochs} epochs (wasm): test accuracy ${accuracy === undefined ? 'n/a' : accuracy.toFixed(4)}` +
+      ` (goal 0.88), ${seconds.toFixed(0)} s for loupe train (process start and predictions included)`,
+  );
 }

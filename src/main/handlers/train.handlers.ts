@@ -59,10 +59,15 @@ export function resumeTraining(core: CoreServices, runId: number): { jobId: JobI
   return { jobId: job.id, runId };
 }
 
-// One run at a time: two would share the training process and the machine's cores.
+// One run at a time, and none beside an LR finder or a sanity check: they would share the training
+// process and the machine's cores.
 function refuseSecondRun(core: CoreServices): void {
   const running = core.jobs.running('train');
   if (running) throw new LoupeError('CONFLICT', 'A run is already training; wait for it or cancel it first.', { jobId: running.id });
+  const checking = core.jobs.running('lrFind') ?? core.jobs.running('sanity');
+  if (checking) {
+    throw new LoupeError('CONFLICT', 'An LR finder or sanity check is running; wait for it or cancel it, then start the run.', { jobId: checking.id });
+  }
 }
 
 function runHooks(core: CoreServices) {

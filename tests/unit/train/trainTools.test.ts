@@ -36,8 +36,12 @@ describe('train:lrFind and train:sanity through the core', () => {
       if (event === 'jobs:update') steps.add((payload as { progress: { step: string } | null }).progress?.step ?? '');
     });
     const sanity = await core.call('train:sanity', { config: { learningRate: 0.001 } });
-    // One check of a kind at a time.
+    // One check of a kind at a time, and no run beside it.
     await expect(core.call('train:sanity', { config: {} })).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(core.call('train:start', { config: { mode: 'full', epochs: 1 } })).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringContaining('sanity check is running'),
+    });
     const done = await core.jobs.finished(sanity.jobId);
     expect(done.state).toBe('done');
     const overfit = done.result as OverfitResult;
