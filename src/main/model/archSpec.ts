@@ -24,12 +24,16 @@ export const architectureNames = ['small-cnn', 'resnet-small'] as const;
 /** A built-in architecture. */
 export type ArchitectureName = (typeof architectureNames)[number];
 
-/** A network: its input, its layers, and the logits it ends with. */
-export interface NetSpec {
-  arch: ArchitectureName;
+/** What every network has, built in or fine-tuned: its input and how many logits it ends with. */
+export interface NetShape {
   /** [height, width, channels] */
   inputShape: [number, number, number];
   classes: number;
+}
+
+/** A built-in network: its input, its layers, and the logits it ends with. */
+export interface NetSpec extends NetShape {
+  arch: ArchitectureName;
   layers: LayerSpec[];
 }
 
@@ -174,7 +178,7 @@ export type NamedWeights = Map<string, { shape: number[]; data: Float32Array }>;
 
 /** A built network. */
 export interface Net {
-  spec: NetSpec;
+  spec: NetShape;
   /** The weights gradients update, in `weightSpecs` order. */
   trainable: Tf.Variable[];
   /** Every weight by name (moving statistics included). */

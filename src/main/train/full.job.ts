@@ -7,12 +7,15 @@
 import { LoupeError, toErrorInfo } from '../../shared/errors';
 import type { CurvePoint, FullConfig, ModelUsed, RunStatus } from '../../shared/train';
 import type { JobContext } from '../jobs/manager';
-import { netSpec, parameterCount, type ArchitectureName } from '../model/archSpec';
+import fs from 'node:fs';
+import { netSpec, parameterCount } from '../model/archSpec';
+import { resolveBackbone, type BackboneSpec } from '../model/backbones';
+import { tfjsFormat } from '../model/modelFiles';
 import type { Db } from '../store/db';
 import type { Project } from '../store/project';
 import { checkpointEpochs, loadCheckpoint, saveCheckpoint } from './checkpoints';
 import type { TrainingProcess } from './client';
-import type { FullAnswer, FullCheckpointMessage, FullInput } from './full';
+import type { FullAnswer, FullCheckpointMessage, FullInput, FullNetMessage } from './full';
 import { computeMetrics } from './metrics';
 import { appendCurves, dropCurvesAfter, getRun, reopenRun, savePredictions, updateRun } from './runs';
 import { chooseInput, gatherTrainingSet } from './trainingSet';
@@ -32,12 +35,38 @@ export interface FullJobResult {
   stopped: string | null;
 }
 
-/** The built-in networks a full run trains; 'finetune' is refused with the fix. */
-function builtIn(config: FullConfig): ArchitectureName {
-  if (config.arch === 'finetune') {
-    throw new LoupeError('VALIDATION', 'config.arch: fine-tuning a pretrained network is not available yet; use small-cnn or resnet-small.', { field: 'config.arch' });
+const importFix = 'import a TF.js layers model.json (as tf.LayersModel.save or tensorflowjs_converter --output_format tfjs_layers_model write it) as a backbone and name it in config.backbone';
+
+/** The backbone a finetune run trains: a TF.js layers model; anything else is refused with the fix. */
+async function finetuneBackbone(config: FullConfig, signal: AbortSignal): Promise<BackboneSpec> {
+  const refuse = (what: string): never => {
+    throw new LoupeError('VALIDATION', `config.backbone: fine-tuning needs a TF.js layers model, and ${what}; ${importFix}.`, { field: 'config.backbone' });
+  };
+  if (config.backbone === 'default') refuse('"default" is the pinned ONNX model');
+  if (config.backbone === 'baseline') refuse('"baseline" is the image baseline, not a network');
+  const { spec } = await resolveBackbone(config.backbone, { signal });
+  if (spec.kind !== 'tfjs' || !spec.file) return refuse(`"${spec.name}" is ${spec.kind === 'onnx' ? 'an ONNX model' : 'not a TF.js model'}`);
+  const json = JSON.parse(fs.readFileSync(spec.file, 'utf8')) as { modelTopology?: unknown };
+  if (tfjsFormat(json) !== 'layers-model') refuse(`"${spec.name}" is a TF.js graph model, which cannot be trained`);
+  return spec;
+}
+
+/** The input a backbone fixes: its size and channels; a config that asks for others is refused. */
+function backboneInput(spec: BackboneSpec, config: FullConfig): { inputSize: number; channels: 1 | 3 } {
+  const inputSize = spec.inputSize;
+  const channels = spec.colour === 'grey' ? 1 : 3;
+  if (config.inputSize !== undefined && config.inputSize !== inputSize) {
+    throw new LoupeError('VALIDATION', `config.inputSize: backbone "${spec.name}" takes ${inputSize} px inputs; leave inputSize out for a finetune run.`, { field: 'config.inputSize' });
   }
-  return config.arch;
+  if (config.channels !== undefined && config.channels !== channels) {
+    throw new LoupeError('VALIDATION', `config.channels: backbone "${spec.name}" takes ${channels} channels; leave channels out for a finetune run.`, { field: 'config.channels' });
+  }
+  return { inputSize, channels };
+}
+
+/** Mean or std in the order the feeder writes channels (RGB): a BGR backbone's are reversed (its net reverses the channels back). */
+function rgbOrder(spec: BackboneSpec, values: [number, number, number]): number[] {
+  return spec.colour === 'bgr' ? [values[2], values[1], values[0]] : [...values];
 }
 
 /**
@@ -68,7 +97,8 @@ export async function runFullJob(
   const started = performance.now();
   try {
     ctx.progress('preparing', 0, 1);
-    const arch = builtIn(config);
+    const { arch } = config;
+    const backbone = arch === 'finetune' ? await finetuneBackbone(config, ctx.signal) : null;
     const set = gatherTrainingSet(project);
     const previous = options.resume ? getRun(db, runId) : null;
     if (previous && previous.datasetVersion !== set.version) {
@@ -81,22 +111,25 @@ export async function runFullJob(
     if (set.missing > 0) ctx.log(`${set.missing} labelled images are not inside the project folder and are left out`);
     const { classes } = set;
     const [inputSize, , channels] = previous?.model?.inputShape ?? (() => {
-      const chosen = chooseInput(set.images, config);
+      const chosen = backbone ? backboneInput(backbone, config) : chooseInput(set.images, config);
       return [chosen.inputSize, chosen.inputSize, chosen.channels] as const;
     })();
     if (channels !== 1 && channels !== 3) throw new LoupeError('INTERNAL', `Run ${runId} records ${channels} input channels.`);
-    const spec = netSpec(arch, [inputSize, inputSize, channels], classes.length);
-    const model: ModelUsed = previous?.model ?? {
+    if (backbone && previous && backboneInput(backbone, config).inputSize !== inputSize) {
+      throw new LoupeError('CONFLICT', `Backbone "${backbone.name}" changed since run ${runId} trained (its input is now ${backbone.inputSize} px, was ${inputSize}). Start a new run instead.`, { runId });
+    }
+    // A finetune run's parameter count comes from the process once it has built the net.
+    let model: ModelUsed = previous?.model ?? {
       arch,
-      parameters: parameterCount(spec),
+      parameters: arch === 'finetune' ? 0 : parameterCount(netSpec(arch, [inputSize, inputSize, channels], classes.length)),
       inputShape: [inputSize, inputSize, channels],
-      normalize: { kind: 'unit' },
+      normalize: backbone ? { kind: 'meanStd', mean: rgbOrder(backbone, backbone.mean), std: rgbOrder(backbone, backbone.std) } : { kind: 'unit' },
       seed: config.seed,
       bestEpoch: null,
       lastCheckpointEpoch: null,
     };
     updateRun(db, runId, { datasetVersion: set.version, classes, model, views: { used: 0, note: `on-the-fly augmentation: the ${config.augment} preset` } });
-    ctx.log(`${arch}: ${model.parameters.toLocaleString('en')} parameters, input ${inputSize}x${inputSize}x${channels}, ${set.images.length} images`);
+    ctx.log(`${backbone ? `finetune of ${backbone.name}` : `${arch}: ${model.parameters.toLocaleString('en')} parameters`}, input ${inputSize}x${inputSize}x${channels}, ${set.images.length} images`);
 
     let resume: FullInput['resume'] = null;
     if (options.resume) {
@@ -115,6 +148,7 @@ export async function runFullJob(
       items: set.images.map((i) => ({ id: i.id, file: i.file, width: i.width, height: i.height, label: i.label, split: i.split })),
       config,
       arch,
+      backbone,
       inputSize,
       channels,
       resume,
@@ -130,6 +164,13 @@ export async function runFullJob(
           hooks.onCurve(runId, points);
         },
         onEmit: (message) => {
+          const net = message as FullNetMessage;
+          if (net.type === 'net') {
+            model = { ...model, parameters: net.parameters };
+            updateRun(db, runId, { model });
+            ctx.log(`finetune: ${net.parameters.toLocaleString('en')} parameters`);
+            return;
+          }
           const checkpoint = message as FullCheckpointMessage;
           if (checkpoint.type !== 'checkpoint') return;
           const { epoch, step, weights, optimizer, state } = checkpoint;

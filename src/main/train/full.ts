@@ -13,8 +13,11 @@ import { LoupeError } from '../../shared/errors';
 import { fullConfigSchema, type BackendReport, type CurvePoint, type FullConfig } from '../../shared/train';
 import { batchCount, feedBatches, type Batch, type FeederItem } from '../augment/feeder';
 import { architectureNames, buildNet, netSpec, type NamedWeights, type Net } from '../model/archSpec';
+import type { BackboneSpec } from '../model/backbones';
+import { loadFinetuneNet } from '../model/finetuneNet';
 import type { CheckpointState } from './checkpoints';
 import { checkpoints, curves, earlyStopping, fit, learningRateSchedule, schedules, throughput, validation, type Callback, type Schedule } from './engine';
+import { freezeSchedule, groupedAdam, liveTrainable } from './finetune';
 import type { KindContext } from './kinds/types';
 import { classifier, disposeBatch, type ImageBatch } from './netBatch';
 
@@ -36,7 +39,10 @@ export const fullInputSchema = z.object({
     }),
   ),
   config: fullConfigSchema,
-  arch: z.enum(architectureNames),
+  /** A built-in network, or 'finetune': `backbone` (a TF.js layers model) with a new head. */
+  arch: z.enum([...architectureNames, 'finetune']),
+  /** For 'finetune': the resolved backbone; its preprocessing fixes inputSize, channels and the normalisation. */
+  backbone: z.custom<BackboneSpec>((v) => typeof v === 'object' && v !== null && 'kind' in v && 'file' in v, 'must be a backbone spec').nullable().optional(),
   inputSize: z.number().int().min(8).max(512),
   channels: z.union([z.literal(1), z.literal(3)]),
   resume: z
@@ -64,6 +70,12 @@ export interface FullCheckpointMessage {
   state: CheckpointState;
   /** This epoch's weights are the best so far (or the run's final pick): the core keeps them as 'best' too. */
   isBest: boolean;
+}
+
+/** Sent once the network is built: what it trains (the core records it with the run). */
+export interface FullNetMessage {
+  type: 'net';
+  parameters: number;
 }
 
 /** What the kind answers. */
@@ -126,10 +138,19 @@ export async function runFull(input: FullInput, ctx: KindContext): Promise<FullA
   const { config, inputSize: size, channels } = input;
   ctx.log(`TF.js backend: ${report.name}`);
   const classes = input.classes.length;
-  const spec = netSpec(input.arch, [size, size, channels], classes);
-  const net = buildNet(tf, spec, config.seed);
-  const optimizer = tf.train.adam(config.learningRate);
-  const augment: AugmentConfig = presetConfig(config.augment, { inputSize: { width: size, height: size }, normalize: { kind: 'unit' } });
+  const finetune = input.arch === 'finetune' ? await loadFinetuneNet(tf, requireBackbone(input.backbone), classes, config.seed) : null;
+  const net: Net = finetune ?? buildNet(tf, netSpec(input.arch as Exclude<FullInput['arch'], 'finetune'>, [size, size, channels], classes), config.seed);
+  if (finetune) {
+    const [h, w, c] = finetune.spec.inputShape;
+    if (h !== size || w !== size || c !== channels) {
+      finetune.dispose();
+      throw new LoupeError('CONFLICT', `The backbone takes ${h}x${w}x${c} inputs but the run was set up for ${size}x${size}x${channels}; start a new run.`);
+    }
+    ctx.log(`fine-tuning ${input.backbone!.name}: ${finetune.featureDim} features from ${finetune.featureLayer}, a new head; ${config.frozenEpochs} epochs frozen, then all layers (head at lr, later backbone layers at lr/10, earlier at lr/100)`);
+    ctx.emit({ type: 'net', parameters: finetune.parameters } satisfies FullNetMessage);
+  }
+  const optimizer = finetune ? groupedAdam(tf, finetune.groups, config.learningRate) : tf.train.adam(config.learningRate);
+  const augment: AugmentConfig = presetConfig(config.augment, { inputSize: { width: size, height: size }, normalize: finetune?.normalize ?? { kind: 'unit' } });
   const feederItem = (item: FullInput['items'][number]): FeederItem => ({ id: item.id, input: item.file, width: item.width, height: item.height, label: item.label });
   const train = input.items.filter((i) => i.split === 'train').map(feederItem);
   const valid = input.items.filter((i) => i.split === 'valid').map(feederItem);
@@ -220,8 +241,9 @@ export async function runFull(input: FullInput, ctx: KindContext): Promise<FullA
     const alreadyStopped = resume?.state.stopped ?? null;
     let result = { epochs: resume?.epoch ?? 0, steps: resume?.step ?? 0, stopped: alreadyStopped };
     if (alreadyStopped === null) {
+      const trainable = classifier(tf, net, { weightDecay: config.weightDecay });
       const fitted = await fit<ImageBatch>({
-        model: classifier(tf, net, { weightDecay: config.weightDecay }),
+        model: finetune ? liveTrainable(trainable, finetune) : trainable,
         batches: (epoch) => tensorBatches(feedBatches({ items: train, config: augment, batchSize: config.batchSize, seed: config.seed, epoch, channels, signal: ctx.signal }), toTensors),
         batchesPerEpoch,
         epochs: config.epochs,
@@ -232,6 +254,7 @@ export async function runFull(input: FullInput, ctx: KindContext): Promise<FullA
         signal: ctx.signal,
         release: disposeBatch,
         callbacks: [
+          ...(finetune ? [freezeSchedule(finetune, config.frozenEpochs, (frozen, epoch) => ctx.log(`epoch ${epoch}: backbone ${frozen ? 'frozen' : 'unfrozen'}`))] : []),
           learningRateSchedule(scheduleOf(config)),
           ...(stopper ? [validation(evaluate), stopper, tracking] : []),
           checkpoint,
@@ -284,6 +307,11 @@ export async function runFull(input: FullInput, ctx: KindContext): Promise<FullA
     net.dispose();
     optimizer.dispose();
   }
+}
+
+function requireBackbone(backbone: BackboneSpec | null | undefined): BackboneSpec {
+  if (!backbone) throw new LoupeError('VALIDATION', 'config.backbone: a finetune run needs its backbone resolved by the core.', { field: 'config.backbone' });
+  return backbone;
 }
 
 async function* tensorBatches(source: AsyncIterable<Batch>, toTensors: (batch: Batch) => ImageBatch): AsyncGenerator<ImageBatch> {
