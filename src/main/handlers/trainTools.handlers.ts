@@ -4,11 +4,11 @@
  * training process does the work (kinds lrFind, sanity, showBatch); here the core gathers the
  * train images (files inside the project root) and the network's input, as a full run would.
  */
-import { presetConfig } from '../../shared/augment';
 import { LoupeError } from '../../shared/errors';
 import type { FullConfig, LrFindResult, OverfitResult, ShownBatch } from '../../shared/train';
 import type { ImageId, JobId } from '../../shared/types';
 import type { PreviewCache } from '../augment/preview';
+import { networkPipeline } from '../train/pipeline';
 import { previewPicksById } from '../augment/sources';
 import type { JobContext } from '../jobs/manager';
 import type { ArchitectureName } from '../model/archSpec';
@@ -50,7 +50,7 @@ export function toolInput(project: Project, config: FullConfig & { arch: Archite
     arch: config.arch,
     inputSize,
     channels,
-    augment: presetConfig(config.augment, { inputSize: { width: inputSize, height: inputSize }, normalize: { kind: 'unit' } }),
+    augment: networkPipeline(config.augment, [inputSize, inputSize]),
   };
 }
 

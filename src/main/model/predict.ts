@@ -6,7 +6,8 @@
  * fail the others. Host-agnostic: takes the `tf` and a built net.
  */
 import type * as Tf from '@tensorflow/tfjs';
-import { presetConfig, type AugmentConfig } from '../../shared/augment';
+import type { AugmentConfig } from '../../shared/augment';
+import { networkPipeline } from '../train/pipeline';
 import { LoupeError } from '../../shared/errors';
 import type { ModelPrediction, ModelUsed } from '../../shared/train';
 import { feedBatches } from '../augment/feeder';
@@ -20,12 +21,11 @@ export interface PredictItem {
 
 /** The pipeline that turns an image into the network's input: the run's validation pipeline (resize and normalise, no augmentation). */
 export function evaluationConfig(model: Pick<ModelUsed, 'inputShape' | 'normalize'>): AugmentConfig {
-  const [height, width] = model.inputShape;
   const normalize: AugmentConfig['normalize'] =
     model.normalize.kind === 'unit'
       ? { kind: 'unit' }
       : { kind: 'meanStd', mean: model.normalize.mean.slice(0, 3) as [number, number, number], std: model.normalize.std.slice(0, 3) as [number, number, number] };
-  return presetConfig('none', { inputSize: { width, height }, normalize });
+  return networkPipeline('none', model.inputShape, normalize);
 }
 
 /** One image's pixels as the network's input (HWC at the net's channels, normalised), or why it could not be read. */

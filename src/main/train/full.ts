@@ -4,11 +4,14 @@
  * the run's seed and the epoch, so a resumed run sees the same batches); valid is only resized.
  * Adam with the chosen schedule, softmax cross-entropy (+ L2 on kernels), validation each epoch,
  * early stopping with the best epoch's weights kept, a checkpoint after each epoch sent to the core,
- * and at the end a prediction for every image.
+ * and at the end a prediction for every image. With config.folds = k >= 2, k fold networks first,
+ * each trained by the same trainOne on the other folds of train, predict their held-out fold
+ * (out-of-sample train predictions); then the final network as above gives valid and test.
  */
 import type * as Tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { presetConfig, type AugmentConfig } from '../../shared/augment';
+import type { AugmentConfig } from '../../shared/augment';
+import { networkPipeline } from './pipeline';
 import { LoupeError } from '../../shared/errors';
 import { fullConfigSchema, type BackendReport, type CurvePoint, type FullConfig } from '../../shared/train';
 import { batchCount, feedBatches, type Batch, type FeederItem } from '../augment/feeder';
@@ -19,6 +22,7 @@ import type { CheckpointState } from './checkpoints';
 import { checkpoints, curves, earlyStopping, fit, learningRateSchedule, schedules, throughput, validation, type Callback, type Schedule } from './engine';
 import { freezeSchedule, groupedAdam, liveTrainable } from './finetune';
 import type { KindContext } from './kinds/types';
+import { stratifiedFolds } from './folds';
 import { classifier, disposeBatch, type ImageBatch } from './netBatch';
 
 const float32 = z.custom<Float32Array>((v) => v instanceof Float32Array, 'must be a Float32Array');
@@ -72,6 +76,20 @@ export interface FullCheckpointMessage {
   isBest: boolean;
 }
 
+/**
+ * Sent after each fold network of a k-fold run: the ids it was fed (the audit: none of its held-out
+ * fold), and its predictions of the held-out fold (heldOut.length x classes), out-of-sample.
+ */
+export interface FullFoldMessage {
+  type: 'fold';
+  /** From 0; its curve phase is `fold ${fold + 1}/${folds}`. */
+  fold: number;
+  folds: number;
+  trained: number[];
+  heldOut: number[];
+  probabilities: Float32Array;
+}
+
 /** Sent once the network is built: what it trains (the core records it with the run). */
 export interface FullNetMessage {
   type: 'net';
@@ -86,7 +104,9 @@ export interface FullAnswer {
   steps: number;
   stopped: string | null;
   bestEpoch: number | null;
+  /** Seconds spent training, every network of the run together. */
   trainSeconds: number;
+  /** Images fed to training per second of training, every network together: the rate an estimate uses. */
   imagesPerSecond: number | null;
   report: BackendReport;
 }
@@ -132,11 +152,90 @@ async function copyWeights(net: Net): Promise<NamedWeights> {
   return out;
 }
 
-/** Trains one full run; see the module comment. */
+/** What one network of a run is trained on, and what it then predicts. */
+interface OneNetwork {
+  /** The curve phase: 'train' (the final network, as before k-fold) or 'fold f/k'. */
+  phase: string;
+  /** The seed of its weights, batch order and augmentation. */
+  seed: number;
+  train: FullInput['items'];
+  predict: FullInput['items'];
+  /** Continue from this checkpoint (the final network only). */
+  resume: FullInput['resume'];
+  /** The final network: its checkpoints go to the core, and a finetune net's size is reported. */
+  isFinal: boolean;
+}
+
+/** What one network gave. */
+interface OneResult {
+  /** predict.length x classes, in predict's order. */
+  probabilities: Float32Array;
+  epochs: number;
+  steps: number;
+  stopped: string | null;
+  bestEpoch: number | null;
+  trainSeconds: number;
+  /** Images fed to training (augmented views counted once each). */
+  imagesFed: number;
+  /** The ids of the images the network was fed, sorted (the fold audit). */
+  trained: number[];
+}
+
+/**
+ * Trains one full run; see the module comment. With config.folds = k >= 2 (and not resuming: a
+ * resume continues the final network), k fold networks come first, each trained by trainOne on the
+ * other folds of the train images and predicting its held-out fold (sent to the core as a 'fold'
+ * message), then the final network on every train image, exactly as a run without folds.
+ */
 export async function runFull(input: FullInput, ctx: KindContext): Promise<FullAnswer> {
   const { tf, report } = await ctx.tf();
-  const { config, inputSize: size, channels } = input;
+  const { config } = input;
   ctx.log(`TF.js backend: ${report.name}`);
+  const train = input.items.filter((i) => i.split === 'train');
+  if (train.length === 0) throw new LoupeError('CONFLICT', 'No labelled images are in the train split.');
+  const k = foldsOf(config);
+  let fed = 0;
+  let seconds = 0;
+  if (k > 0 && !input.resume) {
+    if (train.length < k) throw new LoupeError('CONFLICT', `config.folds: ${k} folds need at least ${k} train images; the train split has ${train.length}.`, { field: 'config.folds' });
+    const assignment = stratifiedFolds(train.map((i) => i.label), k, config.seed);
+    for (let f = 0; f < k; f++) {
+      const heldOut = train.filter((_, i) => assignment[i] === f);
+      const others = train.filter((_, i) => assignment[i] !== f);
+      const phase = `fold ${f + 1}/${k}`;
+      ctx.log(`${phase}: training on ${others.length} images, then predicting the ${heldOut.length} held out`);
+      const one = await trainOne(tf, input, ctx, { phase, seed: config.seed + f + 1, train: others, predict: heldOut, resume: null, isFinal: false });
+      fed += one.imagesFed;
+      seconds += one.trainSeconds;
+      ctx.emit({ type: 'fold', fold: f, folds: k, trained: one.trained, heldOut: heldOut.map((i) => i.id), probabilities: one.probabilities } satisfies FullFoldMessage);
+    }
+  }
+  if (k > 0) ctx.log(input.resume ? 'resuming the final network (the fold networks had finished)' : 'final network: all train images');
+  const final = await trainOne(tf, input, ctx, { phase: 'train', seed: config.seed, train, predict: input.items, resume: input.resume, isFinal: true });
+  fed += final.imagesFed;
+  seconds += final.trainSeconds;
+  return {
+    probabilities: final.probabilities,
+    epochs: final.epochs,
+    steps: final.steps,
+    stopped: final.stopped,
+    bestEpoch: final.bestEpoch,
+    trainSeconds: seconds,
+    imagesPerSecond: fed > 0 && seconds > 0 ? fed / seconds : null,
+    report,
+  };
+}
+
+/** The folds a config asks for: 0 (off) or k >= 2. */
+export function foldsOf(config: Pick<FullConfig, 'folds'>): number {
+  return config.folds >= 2 ? config.folds : 0;
+}
+
+/** Trains one network on `one.train` (validating on the valid split), then predicts `one.predict`: the one loop of every full-run network. */
+async function trainOne(tf: typeof Tf, input: FullInput, ctx: KindContext, one: OneNetwork): Promise<OneResult> {
+  const { config: runConfig, inputSize: size, channels } = input;
+  // The network's own seed: weights, batch order and augmentation.
+  const config = { ...runConfig, seed: one.seed };
   const classes = input.classes.length;
   const finetune = input.arch === 'finetune' ? await loadFinetuneNet(tf, requireBackbone(input.backbone), classes, config.seed) : null;
   const net: Net = finetune ?? buildNet(tf, netSpec(input.arch as Exclude<FullInput['arch'], 'finetune'>, [size, size, channels], classes), config.seed);
@@ -146,22 +245,33 @@ export async function runFull(input: FullInput, ctx: KindContext): Promise<FullA
       finetune.dispose();
       throw new LoupeError('CONFLICT', `The backbone takes ${h}x${w}x${c} inputs but the run was set up for ${size}x${size}x${channels}; start a new run.`);
     }
-    ctx.log(`fine-tuning ${input.backbone!.name}: ${finetune.featureDim} features from ${finetune.featureLayer}, a new head; ${config.frozenEpochs} epochs frozen, then all layers (head at lr, later backbone layers at lr/10, earlier at lr/100)`);
-    ctx.emit({ type: 'net', parameters: finetune.parameters } satisfies FullNetMessage);
+    if (one.isFinal) {
+      ctx.log(`fine-tuning ${input.backbone!.name}: ${finetune.featureDim} features from ${finetune.featureLayer}, a new head; ${config.frozenEpochs} epochs frozen, then all layers (head at lr, later backbone layers at lr/10, earlier at lr/100)`);
+      ctx.emit({ type: 'net', parameters: finetune.parameters } satisfies FullNetMessage);
+    }
   }
   const optimizer = finetune ? groupedAdam(tf, finetune.groups, config.learningRate) : tf.train.adam(config.learningRate);
-  const augment: AugmentConfig = presetConfig(config.augment, { inputSize: { width: size, height: size }, normalize: finetune?.normalize ?? { kind: 'unit' } });
+  const augment: AugmentConfig = networkPipeline(config.augment, [size, size], finetune?.normalize);
   const feederItem = (item: FullInput['items'][number]): FeederItem => ({ id: item.id, input: item.file, width: item.width, height: item.height, label: item.label });
-  const train = input.items.filter((i) => i.split === 'train').map(feederItem);
+  const train = one.train.map(feederItem);
   const valid = input.items.filter((i) => i.split === 'valid').map(feederItem);
-  if (train.length === 0) throw new LoupeError('CONFLICT', 'No labelled images are in the train split.');
   const toTensors = (batch: Batch): ImageBatch => ({
     x: tf.tensor4d(batch.x, [batch.size, size, size, channels]),
     labels: tf.tensor1d(Int32Array.from(batch.y), 'int32'),
   });
+  // What the network is actually fed: the fold audit and the run's measured rate.
+  const trained = new Set<number>();
+  let imagesFed = 0;
+  const fedBatches = async function* (source: AsyncIterable<Batch>): AsyncGenerator<Batch> {
+    for await (const batch of source) {
+      for (const id of batch.ids) trained.add(id);
+      imagesFed += batch.size;
+      yield batch;
+    }
+  };
   const started = performance.now();
   try {
-    const resume = input.resume;
+    const resume = one.resume;
     if (resume) {
       net.writeWeights(resume.weights);
       await restoreOptimizer(tf, optimizer, resume.optimizer, resume.state.optimizerScalars);
@@ -221,7 +331,7 @@ export async function runFull(input: FullInput, ctx: KindContext): Promise<FullA
     });
     const curvePoint = curves((p) => {
       const point: CurvePoint = {
-        phase: 'train',
+        phase: one.phase,
         kind: p.kind,
         step: p.kind === 'batch' ? p.step : p.epoch,
         loss: p.loss,
@@ -231,11 +341,10 @@ export async function runFull(input: FullInput, ctx: KindContext): Promise<FullA
       };
       ctx.curve([point]);
     });
-    let rate: number | null = null;
+    const training = one.isFinal ? 'training' : `training ${one.phase}`;
     const progress = throughput(({ imagesPerSecond, secondsLeft, step, totalSteps }) => {
-      rate = imagesPerSecond;
       const left = secondsLeft === null ? '' : `, about ${Math.ceil(secondsLeft)} s left`;
-      ctx.progress(`training: ${imagesPerSecond.toFixed(1)} images/s${left}`, step, totalSteps ?? step);
+      ctx.progress(`${training}: ${imagesPerSecond.toFixed(1)} images/s${left}`, step, totalSteps ?? step);
     });
     const batchesPerEpoch = batchCount({ items: train, batchSize: config.batchSize });
     const alreadyStopped = resume?.state.stopped ?? null;
@@ -244,7 +353,7 @@ export async function runFull(input: FullInput, ctx: KindContext): Promise<FullA
       const trainable = classifier(tf, net, { weightDecay: config.weightDecay });
       const fitted = await fit<ImageBatch>({
         model: finetune ? liveTrainable(trainable, finetune) : trainable,
-        batches: (epoch) => tensorBatches(feedBatches({ items: train, config: augment, batchSize: config.batchSize, seed: config.seed, epoch, channels, signal: ctx.signal }), toTensors),
+        batches: (epoch) => tensorBatches(fedBatches(feedBatches({ items: train, config: augment, batchSize: config.batchSize, seed: config.seed, epoch, channels, signal: ctx.signal })), toTensors),
         batchesPerEpoch,
         epochs: config.epochs,
         startEpoch: (resume?.epoch ?? 0) + 1,
@@ -257,7 +366,8 @@ export async function runFull(input: FullInput, ctx: KindContext): Promise<FullA
           ...(finetune ? [freezeSchedule(finetune, config.frozenEpochs, (frozen, epoch) => ctx.log(`epoch ${epoch}: backbone ${frozen ? 'frozen' : 'unfrozen'}`))] : []),
           learningRateSchedule(scheduleOf(config)),
           ...(stopper ? [validation(evaluate), stopper, tracking] : []),
-          checkpoint,
+          // Only the final network checkpoints: a resume continues it, never a fold network.
+          ...(one.isFinal ? [checkpoint] : []),
           curvePoint,
           progress,
         ],
@@ -269,7 +379,7 @@ export async function runFull(input: FullInput, ctx: KindContext): Promise<FullA
       net.writeWeights(resume.bestWeights);
     }
     const trainSeconds = (performance.now() - started) / 1000;
-    if (!stopper) {
+    if (!stopper && one.isFinal) {
       // Nothing validated: the weights kept are the last epoch's.
       const optimizerNow = await optimizerState(optimizer);
       ctx.emit({
@@ -283,15 +393,16 @@ export async function runFull(input: FullInput, ctx: KindContext): Promise<FullA
       } satisfies FullCheckpointMessage);
     }
 
-    ctx.progress('predicting', 0, input.items.length);
-    const probabilities = new Float32Array(input.items.length * classes);
-    const row = new Map(input.items.map((item, i) => [item.id, i]));
+    const predicting = one.isFinal ? 'predicting' : `predicting ${one.phase}`;
+    ctx.progress(predicting, 0, one.predict.length);
+    const probabilities = new Float32Array(one.predict.length * classes);
+    const row = new Map(one.predict.map((item, i) => [item.id, i]));
     let done = 0;
-    for await (const batch of feedBatches({ items: input.items.map(feederItem), config: augment, batchSize: config.batchSize, seed: config.seed, epoch: 0, augment: false, shuffle: false, channels, signal: ctx.signal })) {
+    for await (const batch of feedBatches({ items: one.predict.map(feederItem), config: augment, batchSize: config.batchSize, seed: config.seed, epoch: 0, augment: false, shuffle: false, channels, signal: ctx.signal })) {
       const p = predictBatch(tf, net, batch, size, channels);
       batch.ids.forEach((id, r) => probabilities.set(p.subarray(r * classes, (r + 1) * classes), row.get(id)! * classes));
       done += batch.size;
-      ctx.progress('predicting', done, input.items.length);
+      ctx.progress(predicting, done, one.predict.length);
     }
     return {
       probabilities,
@@ -300,8 +411,8 @@ export async function runFull(input: FullInput, ctx: KindContext): Promise<FullA
       stopped: result.stopped,
       bestEpoch: stopper?.best()?.epoch ?? result.epochs,
       trainSeconds,
-      imagesPerSecond: rate,
-      report,
+      imagesFed,
+      trained: [...trained].sort((a, b) => a - b),
     };
   } finally {
     net.dispose();
