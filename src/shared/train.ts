@@ -75,6 +75,12 @@ export const fullConfigSchema = z.object({
   /** finetune: epochs with the backbone frozen before it is unfrozen with discriminative rates. */
   frozenEpochs: z.number().int().min(0).max(100).default(2),
   seed: z.number().int().min(0).default(42),
+  /**
+   * 0 or 1: off. k >= 2: k fold networks (stratified over the train images, seed + fold + 1) each
+   * predict the fold they did not train on, so every train image gets an out-of-sample prediction
+   * (metrics.train); then the final network on all train images gives valid and test.
+   */
+  folds: z.number().int().min(0).max(10).default(0),
 });
 
 /** A run's configuration: plain data stored with the run. A config without a mode is a quick run's. */
@@ -142,6 +148,14 @@ export interface ShownBatch {
   valueRange: [number, number];
 }
 
+/** How long a full run will take before it starts. */
+export interface TrainEstimate {
+  /** Null when no earlier full run of the same arch and input on this project measured a rate. */
+  seconds: number | null;
+  /** How the figure was reached (or why there is none), in words. */
+  basis: string;
+}
+
 /** A model exported from a full run. */
 export interface ModelExport {
   out: string;
@@ -180,7 +194,7 @@ export interface SplitMetrics {
   confusion: number[][];
 }
 
-/** train: out-of-sample (k-fold; null for full runs, which fit on every train image); valid and test: the model trained on train. */
+/** train: out-of-sample (k-fold; null for a full run without folds, which fits on every train image); valid and test: the model trained on train. */
 export interface RunMetrics {
   train: SplitMetrics | null;
   valid: SplitMetrics | null;
@@ -189,7 +203,7 @@ export interface RunMetrics {
   trainInSample?: SplitMetrics | null;
 }
 
-/** One point of a training curve. phase: 'fold 1/5' … 'final' (quick), 'train' (full). */
+/** One point of a training curve. phase: 'fold 1/5' … 'final' (quick), 'fold 1/k' … then 'train' (full). */
 export interface CurvePoint {
   phase: string;
   kind: 'batch' | 'epoch';
@@ -399,6 +413,8 @@ export const trainRequestSchemas = {
     files: z.array(filePath('image file')).max(1000).default([]),
     images: z.array(z.object({ name: requiredText('name', 'image name'), base64: z.string().max(8 * 1024 * 1024, 'an image sent for prediction may be at most 6 MiB') })).max(16).default([]),
   }),
+  /** How long a full config will take on this machine, from the rate measured by earlier full runs of the same arch and input (null seconds before one). */
+  'train:estimate': z.object({ config: z.record(z.string(), z.unknown()).default({}) }),
   /** Rerun the last run's config on the current dataset version. */
   'train:retrain': z.object({}),
   /** Backbones known, and the last backend report. */
@@ -437,6 +453,7 @@ export interface TrainRequestOutputs {
   'train:showBatch': ShownBatch;
   'runs:exportModel': ModelExport;
   'runs:predict': ModelPrediction[];
+  'train:estimate': TrainEstimate;
   'train:retrain': { jobId: JobId; runId: number };
   'train:backbones': { backbones: BackboneInfo[]; backend: BackendReport | null };
   'train:importBackbone': BackboneInfo;

@@ -219,7 +219,7 @@ const specs: CommandSpec[] = [
       project,
       mode: { arg: 'MODE', help: 'quick (a head on a frozen backbone, default) or full (a network trained end to end)', choices: ['quick', 'full'] },
       backbone: { arg: 'NAME', help: 'quick: default, baseline, a known backbone name or a model file' },
-      folds: { arg: 'N', help: 'quick: cross-validation folds (default 5)' },
+      folds: { arg: 'N', help: 'quick: cross-validation folds (default 5); full: K >= 2 trains K fold networks first, so every train image gets an out-of-sample prediction (default 0: off)' },
       arch: { arg: 'ARCH', help: 'full: the network (default small-cnn)', choices: ['small-cnn', 'resnet-small'] },
       epochs: { arg: 'N', help: 'most epochs (quick default 60, full default 10; early stopping may end sooner)' },
       lr: { arg: 'X', help: 'learning rate (quick default 0.003, full default 0.0003)' },
@@ -228,7 +228,10 @@ const specs: CommandSpec[] = [
       seed: { arg: 'N', help: 'the seed of weights, batch order and augmentation (default 42)' },
       resume: { arg: 'RUN', help: 'full: continue this cancelled or failed run from its last checkpoint (other options are the run\'s own)' },
     },
-    notes: ['Ctrl-C cancels between batches; a full run keeps its last checkpoint and resumes with --resume RUN.'],
+    notes: [
+      'Ctrl-C cancels between batches; a full run keeps its last checkpoint and resumes with --resume RUN (a k-fold full run: only in its final phase).',
+      "A full run prints first how long it will take: this machine's rate from earlier full runs of the same network and input, x images x epochs x (folds + 1).",
+    ],
   },
   {
     name: 'lr-find',

@@ -4,7 +4,7 @@
  */
 import { LoupeError } from '../../shared/errors';
 import { assertNever } from '../../shared/assertNever';
-import type { IssuePage, IssueRow } from '../../shared/train';
+import type { IssuePage, IssueRow, TrainEstimate } from '../../shared/train';
 import type { JobInfo } from '../../shared/types';
 import type { Core } from '../core';
 import type { cliIssueKinds, Options } from './commands';
@@ -18,14 +18,16 @@ export type TrainCliOptions = Pick<
 type Print = (json: unknown, text: string) => void;
 
 /**
- * `loupe train --project P [--mode quick|full] [--backbone NAME|FILE] [--folds 5] [--arch small-cnn|resnet-small]
+ * `loupe train --project P [--mode quick|full] [--backbone NAME|FILE] [--folds K] [--arch small-cnn|resnet-small]
  * [--epochs N] [--lr X] [--batch-size N] [--schedule constant|one-cycle|cosine] [--seed N] [--resume RUN] --json`.
- * The core checks the config (VALIDATION names the field); here only numbers are read.
+ * The core checks the config (VALIDATION names the field); here only numbers are read. A full run
+ * prints its estimated time first (stderr; `estimate` in --json).
  */
 export async function trainCommand(core: Core, options: TrainCliOptions, print: Print): Promise<number> {
   const config: Record<string, unknown> = { mode: options.mode ?? (options.resume ? 'full' : 'quick') };
   if (options.backbone) config.backbone = options.backbone;
-  if (options.folds) config.folds = integer(options.folds, '--folds');
+  // Quick runs take 2..20 folds, full runs 0..10 (0 or 1: off); the core checks which.
+  if (options.folds) config.folds = integer(options.folds, '--folds', 0);
   if (options.arch) config.arch = options.arch;
   if (options.epochs) config.epochs = integer(options.epochs, '--epochs');
   if (options.lr) config.learningRate = positive(options.lr, '--lr');
@@ -33,6 +35,9 @@ export async function trainCommand(core: Core, options: TrainCliOptions, print: 
   if (options.schedule) config.schedule = options.schedule;
   if (options.seed) config.seed = integer(options.seed, '--seed', 0);
   const resume = options.resume ? integer(options.resume, '--resume') : undefined;
+  // A full run's time on this machine, before it starts (from earlier full runs' measured rate).
+  const estimate = config.mode === 'full' && resume === undefined ? await core.call('train:estimate', { config }) : null;
+  if (estimate && !options.json) process.stderr.write(`${estimateLine(estimate)}\n`);
   const { jobId, runId } = await core.call('train:start', { config, resume });
   const unsubscribe = options.json
     ? () => {}
@@ -57,6 +62,7 @@ export async function trainCommand(core: Core, options: TrainCliOptions, print: 
     model: run.model,
     resumable: run.resumable,
     seconds,
+    estimate,
     timings: run.timings,
     metrics: run.metrics,
   };
@@ -67,7 +73,7 @@ export async function trainCommand(core: Core, options: TrainCliOptions, print: 
       ? `Run ${runId} cancelled${run.resumable ? ` (resume it: loupe train --resume ${runId})` : ''}`
       : run.model
         ? `Run ${runId}: ${seconds.toFixed(1)} s on ${run.backend?.name}, ${run.model.arch} (${run.model.parameters.toLocaleString('en')} parameters, best epoch ${run.model.bestEpoch ?? '—'})\n` +
-          `accuracy: train (in-sample) ${pct(run.metrics?.trainInSample?.accuracy)}, valid ${pct(run.metrics?.valid?.accuracy)}, test ${pct(run.metrics?.test?.accuracy)}`
+          `accuracy: ${run.metrics?.train ? `train (out-of-sample) ${pct(run.metrics.train.accuracy)}, ` : ''}train (in-sample) ${pct(run.metrics?.trainInSample?.accuracy)}, valid ${pct(run.metrics?.valid?.accuracy)}, test ${pct(run.metrics?.test?.accuracy)}`
         : `Run ${runId}: ${seconds.toFixed(1)} s on ${run.backend?.name} with ${run.backbone?.name}` +
           `${run.backbone?.note ? ` (${run.backbone.note})` : ''}\n` +
           `accuracy: train (out-of-sample) ${pct(run.metrics?.train?.accuracy)}, valid ${pct(run.metrics?.valid?.accuracy)}, test ${pct(run.metrics?.test?.accuracy)}`,
@@ -118,6 +124,17 @@ export async function issuesCommand(core: Core, options: TrainCliOptions, print:
       : [`${page.total} images (run ${page.runId}); worst first:`, ...rows.map((r) => `${r.path}  ${r.given} → ${r.predicted} (p ${r.probability.toFixed(2)}, loss ${r.loss.toFixed(2)})`)].join('\n'),
   );
   return 0;
+}
+
+/** The estimate in words: about how long, and from what. */
+export function estimateLine(estimate: TrainEstimate): string {
+  return estimate.seconds === null ? `Estimate: ${estimate.basis}` : `Estimate: about ${formatSeconds(estimate.seconds)} (${estimate.basis})`;
+}
+
+function formatSeconds(seconds: number): string {
+  if (seconds < 90) return `${Math.max(1, Math.round(seconds))} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
 }
 
 function positive(text: string, what: string): number {

@@ -6,6 +6,7 @@ import { importBackbone, listBackbones } from '../model/backbones';
 import { datasetVersion } from '../store/changes';
 import { TrainingProcess } from '../train/client';
 import { prepareResume, runFullJob } from '../train/full.job';
+import { estimateFullRun } from '../train/estimate';
 import { runQuickJob } from '../train/quick.job';
 import { createRun, latestRun } from '../train/runs';
 import type { TrainToolRequest } from './trainTools.handlers';
@@ -77,13 +78,18 @@ function runHooks(core: CoreServices) {
   };
 }
 
-/** train:start, train:retrain, train:backbones, train:importBackbone. */
+/** train:start, train:retrain, train:estimate, train:backbones, train:importBackbone. */
 export function trainHandlers(core: CoreServices): Omit<AreaHandlers<'train'>, TrainToolRequest> {
   return {
     'train:start': ({ config, resume }) => (resume === undefined ? startTraining(core, parseTrainConfig(config)) : resumeTraining(core, resume)),
     'train:retrain': () => {
       const last = latestRun(core.requireProject().db);
       return startTraining(core, parseTrainConfig(last?.config ?? {}));
+    },
+    'train:estimate': ({ config }) => {
+      const full = parseTrainConfig({ mode: 'full', ...config });
+      if (full.mode !== 'full') return { seconds: null, basis: "Estimates are for full runs; a quick run's time is its embedding estimate." };
+      return estimateFullRun(core.requireProject(), full);
     },
     'train:backbones': async () => {
       const answer = await trainingProcess(core).request({ type: 'backend' });

@@ -3,9 +3,16 @@
  * the network with the run, and ask the training process for kind 'full'; store its curves and
  * each epoch's checkpoint as they come, then the predictions (train images marked in-sample) and
  * the metrics. A resumed run continues from its last checkpoint, as the same run.
+ *
+ * A k-fold run (config.folds >= 2) first trains k fold networks in the process; each fold's
+ * held-out predictions are stored as they come (in_sample 0, fold f), so every train image gets one
+ * out-of-sample prediction and metrics.train is set. Only the final network checkpoints: a k-fold
+ * run resumes in its final phase (its folds all stored); one stopped in its fold phase has no
+ * checkpoint and is refused (start a new run).
  */
 import { LoupeError, toErrorInfo } from '../../shared/errors';
 import type { CurvePoint, FullConfig, ModelUsed, RunStatus } from '../../shared/train';
+import type { ImageId } from '../../shared/types';
 import type { JobContext } from '../jobs/manager';
 import fs from 'node:fs';
 import { netSpec, parameterCount } from '../model/archSpec';
@@ -15,15 +22,26 @@ import type { Db } from '../store/db';
 import type { Project } from '../store/project';
 import { checkpointEpochs, loadCheckpoint, saveCheckpoint } from './checkpoints';
 import type { TrainingProcess } from './client';
-import type { FullAnswer, FullCheckpointMessage, FullInput, FullNetMessage } from './full';
+import type { FullAnswer, FullCheckpointMessage, FullFoldMessage, FullInput, FullNetMessage } from './full';
+import { foldsOf } from './fullFolds';
 import { computeMetrics } from './metrics';
-import { appendCurves, dropCurvesAfter, getRun, reopenRun, savePredictions, updateRun } from './runs';
+import { appendCurves, dropCurvesAfter, dropFinalPredictions, foldPredictionRows, foldPredictions, getRun, reopenRun, savePredictions, updateRun } from './runs';
 import { chooseInput, gatherTrainingSet } from './trainingSet';
 
 /** What the job reports to the core. */
 export interface FullJobHooks {
   onCurve(runId: number, points: CurvePoint[]): void;
   onStatus(runId: number, status: RunStatus): void;
+  /** A fold network of a k-fold run finished: the images it was fed and the ones it predicted (held out). */
+  onFold?(runId: number, fold: FoldAudit): void;
+}
+
+/** Which images one fold network trained on and which it predicted. */
+export interface FoldAudit {
+  fold: number;
+  folds: number;
+  trained: number[];
+  heldOut: number[];
 }
 
 /** The job's result. */
@@ -76,6 +94,13 @@ function rgbOrder(spec: BackboneSpec, values: [number, number, number]): number[
 export function prepareResume(db: Db, runId: number): { config: FullConfig } {
   const run = getRun(db, runId);
   if (run.config.mode !== 'full') throw new LoupeError('CONFLICT', `Run ${runId} is a quick run; only full runs resume. Start a new run instead.`, { runId });
+  if (!run.resumable && run.status !== 'done' && foldsOf(run.config) > 0) {
+    throw new LoupeError(
+      'CONFLICT',
+      `Run ${runId}, a ${run.config.folds}-fold run, was ${run.status} before its final network checkpointed; a k-fold run resumes only in its final phase (the fold networks keep no checkpoints). Start a new run instead.`,
+      { runId },
+    );
+  }
   if (!run.resumable) {
     throw new LoupeError('CONFLICT', `Run ${runId} is ${run.status}${run.status === 'done' ? '' : ' without a checkpoint'}; only a cancelled or failed full run with a checkpoint resumes. Start a new run instead.`, { runId });
   }
@@ -131,7 +156,16 @@ export async function runFullJob(
     updateRun(db, runId, { datasetVersion: set.version, classes, model, views: { used: 0, note: `on-the-fly augmentation: the ${config.augment} preset` } });
     ctx.log(`${backbone ? `finetune of ${backbone.name}` : `${arch}: ${model.parameters.toLocaleString('en')} parameters`}, input ${inputSize}x${inputSize}x${channels}, ${set.images.length} images`);
 
+    const folds = foldsOf(config);
+    const trainImages = set.images.filter((i) => i.split === 'train');
     let resume: FullInput['resume'] = null;
+    if (options.resume && folds > 0) {
+      // The final network resumes; the folds must all be stored already (same dataset version, so the same images).
+      const stored = foldPredictions(db, runId);
+      if (stored.images !== trainImages.length || stored.folds !== Math.min(folds, trainImages.length)) {
+        throw new LoupeError('CONFLICT', `Run ${runId} has ${stored.images} of its ${trainImages.length} fold predictions; a k-fold run resumes only in its final phase. Start a new run instead.`, { runId });
+      }
+    }
     if (options.resume) {
       const last = loadCheckpoint(db, runId, 'last');
       if (!last) throw new LoupeError('CONFLICT', `Run ${runId} has no checkpoint to resume from. Start a new run instead.`, { runId });
@@ -153,6 +187,21 @@ export async function runFullJob(
       channels,
       resume,
     };
+    const byId = new Map(set.images.map((image) => [image.id, image]));
+    // A fold network's held-out train images: out-of-sample, stored as they come (a resume keeps them).
+    const saveFold = (message: FullFoldMessage) => {
+      const k = classes.length;
+      savePredictions(
+        db,
+        runId,
+        message.heldOut.map((id, r) => {
+          const image = byId.get(id as ImageId)!;
+          return { imageId: image.id, split: 'train', fold: message.fold, given: image.label, probabilities: message.probabilities.slice(r * k, (r + 1) * k), inSample: false };
+        }),
+      );
+      ctx.log(`fold ${message.fold + 1}/${message.folds}: trained on ${message.trained.length} images, predicted the ${message.heldOut.length} held out`);
+      hooks.onFold?.(runId, { fold: message.fold, folds: message.folds, trained: message.trained, heldOut: message.heldOut });
+    };
     const answer = await trainer.run<FullAnswer>(
       'full',
       input,
@@ -164,6 +213,11 @@ export async function runFullJob(
           hooks.onCurve(runId, points);
         },
         onEmit: (message) => {
+          const fold = message as FullFoldMessage;
+          if (fold.type === 'fold') {
+            saveFold(fold);
+            return;
+          }
           const net = message as FullNetMessage;
           if (net.type === 'net') {
             model = { ...model, parameters: net.parameters };
@@ -183,7 +237,8 @@ export async function runFullJob(
       ctx.signal,
     );
 
-    // Train images were fitted on: their predictions are in-sample, kept for the train/valid gap only.
+    // Train images were fitted on by the final network: its predictions of them are in-sample, kept
+    // for the train/valid gap only. A k-fold run stores the fold networks' (out-of-sample) instead.
     const k = classes.length;
     const rows = set.images.map((image, r) => ({
       imageId: image.id,
@@ -193,17 +248,20 @@ export async function runFullJob(
       probabilities: answer.probabilities.slice(r * k, (r + 1) * k),
       inSample: image.split === 'train',
     }));
-    savePredictions(db, runId, rows);
+    dropFinalPredictions(db, runId);
+    savePredictions(db, runId, folds > 0 ? rows.filter((r) => r.split !== 'train') : rows);
     const metricsOf = (split: 'train' | 'valid' | 'test') => {
       const of = rows.filter((r) => r.split === split);
       return of.length > 0 ? computeMetrics(classes, of.map((r) => r.given), of.map((r) => r.probabilities)) : null;
     };
+    const outOfSample = folds > 0 ? foldPredictionRows(db, runId) : [];
+    const trainMetrics = outOfSample.length > 0 ? computeMetrics(classes, outOfSample.map((r) => r.given!), outOfSample.map((r) => r.probabilities)) : null;
     const seconds = (performance.now() - started) / 1000;
     const epochs = checkpointEpochs(db, runId);
     updateRun(db, runId, {
       status: 'done',
       backend: answer.report,
-      metrics: { train: null, valid: metricsOf('valid'), test: metricsOf('test'), trainInSample: metricsOf('train') },
+      metrics: { train: trainMetrics, valid: metricsOf('valid'), test: metricsOf('test'), trainInSample: metricsOf('train') },
       model: { ...model, bestEpoch: answer.bestEpoch, lastCheckpointEpoch: epochs.last ?? null },
       timings: { totalSeconds: seconds, embedSeconds: 0, trainSeconds: answer.trainSeconds, embedded: 0, cached: 0, imagesPerSecond: answer.imagesPerSecond },
       finishedAt: Date.now(),

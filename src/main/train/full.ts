@@ -23,6 +23,7 @@ import { checkpoints, curves, earlyStopping, fit, learningRateSchedule, schedule
 import { freezeSchedule, groupedAdam, liveTrainable } from './finetune';
 import type { KindContext } from './kinds/types';
 import { stratifiedFolds } from './folds';
+import { foldsOf } from './fullFolds';
 import { classifier, disposeBatch, type ImageBatch } from './netBatch';
 
 const float32 = z.custom<Float32Array>((v) => v instanceof Float32Array, 'must be a Float32Array');
@@ -224,11 +225,6 @@ export async function runFull(input: FullInput, ctx: KindContext): Promise<FullA
     imagesPerSecond: fed > 0 && seconds > 0 ? fed / seconds : null,
     report,
   };
-}
-
-/** The folds a config asks for: 0 (off) or k >= 2. */
-export function foldsOf(config: Pick<FullConfig, 'folds'>): number {
-  return config.folds >= 2 ? config.folds : 0;
 }
 
 /** Trains one network on `one.train` (validating on the valid split), then predicts `one.predict`: the one loop of every full-run network. */

@@ -203,3 +203,50 @@ export function failInterruptedRuns(db: Db): void {
     ).run(Date.now(), JSON.stringify(liveOwners(db))),
   );
 }
+
+/** What a full run's measured rate must match to stand for another: the network and its input. */
+export interface RateMatch {
+  arch: string;
+  /** Null: any (a finetune run's backbone fixes its input). */
+  inputSize: number | null;
+  channels: number | null;
+  /** finetune: the backbone, which fixes the input. */
+  backbone?: string;
+}
+
+/**
+ * The rate the latest finished full run of the same arch and input measured on this machine
+ * (RunTimings.imagesPerSecond: images fed per second of training), or null before one.
+ */
+export function measuredFullRate(db: Db, match: RateMatch): { runId: number; imagesPerSecond: number } | null {
+  const row = sql(
+    db,
+    `SELECT id AS runId, json_extract(timings, '$.imagesPerSecond') AS imagesPerSecond FROM runs
+      WHERE status = 'done' AND json_extract(config, '$.mode') = 'full' AND json_extract(config, '$.arch') = ?
+        AND (? IS NULL OR json_extract(model, '$.inputShape[0]') = ?) AND (? IS NULL OR json_extract(model, '$.inputShape[2]') = ?)
+        AND (? IS NULL OR json_extract(config, '$.backbone') = ?)
+        AND json_extract(timings, '$.imagesPerSecond') > 0
+      ORDER BY id DESC LIMIT 1`,
+  ).get(match.arch, match.inputSize, match.inputSize, match.channels, match.channels, match.backbone ?? null, match.backbone ?? null) as { runId: number; imagesPerSecond: number } | undefined;
+  return row ?? null;
+}
+
+/** How many out-of-sample fold predictions (fold >= 0) a run has stored: a k-fold full run's finished folds. */
+export function foldPredictions(db: Db, runId: number): { images: number; folds: number } {
+  return sql(db, 'SELECT COUNT(*) AS images, COUNT(DISTINCT fold) AS folds FROM predictions WHERE run_id = ? AND fold >= 0').get(runId) as { images: number; folds: number };
+}
+
+/** Drops a run's predictions by the final network (fold -1), before a (resumed) run stores them again. */
+export function dropFinalPredictions(db: Db, runId: number): void {
+  write(db, () => sql(db, 'DELETE FROM predictions WHERE run_id = ? AND fold = -1').run(runId));
+}
+
+/** A run's stored fold predictions (fold >= 0): given class and probabilities, in image order. */
+export function foldPredictionRows(db: Db, runId: number): Array<{ imageId: ImageId; given: number | null; probabilities: Float32Array }> {
+  const rows = sql(db, 'SELECT image_id AS imageId, given, probabilities FROM predictions WHERE run_id = ? AND fold >= 0 ORDER BY image_id').all(runId) as Array<{
+    imageId: ImageId;
+    given: number | null;
+    probabilities: Buffer;
+  }>;
+  return rows.map((r) => ({ imageId: r.imageId, given: r.given, probabilities: new Float32Array(r.probabilities.buffer.slice(r.probabilities.byteOffset, r.probabilities.byteOffset + r.probabilities.byteLength)) }));
+}

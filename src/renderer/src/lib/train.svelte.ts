@@ -14,10 +14,12 @@ import type {
   RunSummary,
   ScheduleName,
   TrainConfigInput,
+  TrainEstimate,
   PreprocessingInput,
 } from '../../../shared/train';
 import type { JobId } from '../../../shared/types';
 import type { AppState } from './app.svelte.js';
+import { errorMessage } from './format';
 import { defaultFilter, filterToParams } from './gallery.svelte.js';
 import { ReviewState } from './review.svelte.js';
 import { TrainToolsState, type FullConfigInput } from './trainTools.svelte.js';
@@ -68,6 +70,8 @@ export interface FullTrainForm {
   augment: AugmentPresetName;
   patience: number;
   seed: number;
+  /** 0: off; k >= 2: k fold networks first, for out-of-sample train predictions. */
+  folds: number;
 }
 
 /** The full config's defaults: start simple (small-cnn), Adam at 3e-4. */
@@ -81,6 +85,7 @@ export const defaultFullTrainForm: FullTrainForm = {
   augment: 'light',
   patience: 5,
   seed: 42,
+  folds: 0,
 };
 
 /** Which model the form starts. */
@@ -111,6 +116,8 @@ export class TrainState {
   /** The full model's checks (LR finder, overfit one batch, show a batch) and a finished run's export and predictions. */
   readonly tools: TrainToolsState;
   comparison = $state.raw<RunComparison | null>(null);
+  /** How long the full form's run will take on this machine (train:estimate); null until asked. */
+  fullEstimate = $state.raw<TrainEstimate | null>(null);
   /** Bumped each time a run stops (done, failed, cancelled): review queues refetch. */
   runsRevision = $state(0);
 
@@ -129,6 +136,7 @@ export class TrainState {
   private readonly unsubscribers: Array<() => void> = [];
   private disposeEffects: (() => void) | null = null;
   private detailRequest = 0;
+  private estimateRequest = 0;
 
   constructor(app: AppState) {
     this.app = app;
@@ -244,6 +252,21 @@ export class TrainState {
     }
   }
 
+  /** Asks how long the full form's run will take; the latest answer wins. A refusal (an invalid field) shows as its message. */
+  async loadFullEstimate(): Promise<void> {
+    const request = ++this.estimateRequest;
+    if (!this.app.project) {
+      this.fullEstimate = null;
+      return;
+    }
+    try {
+      const estimate = await this.app.api.call('train:estimate', { config: this.fullConfig() });
+      if (request === this.estimateRequest) this.fullEstimate = estimate;
+    } catch (error) {
+      if (request === this.estimateRequest) this.fullEstimate = { seconds: null, basis: errorMessage(error) };
+    }
+  }
+
   /** Starts a run with the form's config. */
   async startWithForm(): Promise<void> {
     if (this.mode === 'full') {
@@ -336,6 +359,7 @@ export class TrainState {
     this.liveRunId = null;
     this.liveCurve = [];
     this.comparison = null;
+    this.fullEstimate = null;
     this.review.reset();
     this.tools.reset();
     const running = Object.values(this.app.jobs).find((job) => job.kind === 'train' && (job.state === 'running' || job.state === 'queued'));
