@@ -85,6 +85,11 @@ describe('Loupe wasm kernels', () => {
     [3, 10, 8, 2, 5, 3, 2, 'same'],
     [2, 8, 8, 3, 3, 4, 1, 1],
     [1, 12, 12, 40, 3, 24, 1, 'same'],
+    // Stride 1 at full width (the shifted-block im2colT): wider, even and oversized filters.
+    [2, 9, 8, 3, 5, 4, 1, 'same'],
+    [3, 7, 6, 2, 4, 3, 1, 'same'],
+    [1, 4, 4, 2, 7, 3, 1, 'same'],
+    [64, 14, 14, 8, 3, 16, 1, 'same'],
   ];
   it.each(convCases)(
     'conv2d gradients match cpu: batch %i, %ix%ix%i, filter %i to %i, stride %i, pad %s',
@@ -162,6 +167,27 @@ describe('Loupe wasm kernels', () => {
     expect(relativeError(dx, dxRef!)).toBeLessThan(tolerance);
   });
 
+  const poolCases: [batch: number, h: number, w: number, c: number, size: number, stride: number, pad: 'same' | 'valid'][] = [
+    [64, 28, 28, 8, 2, 2, 'valid'],
+    [64, 7, 7, 5, 2, 2, 'valid'],
+    [1, 9, 8, 3, 2, 2, 'same'],
+    [1, 8, 8, 4, 2, 1, 'valid'],
+    [64, 7, 6, 3, 3, 2, 'same'],
+    [1, 9, 9, 2, 3, 1, 'same'],
+    [2, 10, 7, 3, 3, 2, 'valid'],
+    [64, 5, 5, 6, 2, 1, 'same'],
+  ];
+  it.each(poolCases)(
+    'maxPool gradient matches cpu: batch %i, %ix%ix%i, window %i, stride %i, pad %s',
+    async (batch, h, w, c, size, stride, pad) => {
+      const x = input([batch, h, w, c], batch * 13 + h + c);
+      await expectSameGrads((t) => tf.maxPool(t as tf.Tensor4D, size, stride, pad), [x]);
+      // Ties (a window of equal values, as after a ReLU): the first maximum takes the gradient on both backends.
+      const tied = { shape: x.shape, values: x.values.map((v) => Math.max(0, Math.round(v * 4))) };
+      await expectSameGrads((t) => tf.maxPool(t as tf.Tensor4D, size, stride, pad), [tied]);
+    },
+  );
+
   it.each([
     [false, false],
     [true, false],
@@ -177,6 +203,16 @@ describe('Loupe wasm kernels', () => {
     await expectSameGrads(
       (a, b) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, ta, tb),
       [input(ta ? [3, k, m] : [3, m, k], 3), input(tb ? [3, n, k] : [3, k, n], 4)],
+    );
+  });
+
+  it('matMul a x b^T with a small a (a dense layer\'s input gradient) matches cpu, with its gradients', async () => {
+    // m x k small against n x k: computed as (b x a^T)^T.
+    await expectSameGrads((a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, false, true), [input([8, 16], 5), input([200, 16], 6)]);
+    await expectSameGrads((a, b) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, false, true), [input([1, 8, 16], 7), input([1, 200, 16], 8)]);
+    await expectSameGrads(
+      (x, w) => tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D).relu(),
+      [input([64, 300], 9), input([300, 128], 10)],
     );
   });
 

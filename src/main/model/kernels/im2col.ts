@@ -110,6 +110,10 @@ export function col2im(cols: Float32Array, g: ConvGeometry, b0: number, b1: numb
  */
 export function im2colT(xT: Float32Array, g: ConvGeometry, b0: number, b1: number, colsT: Float32Array): void {
   const { inHeight, inWidth, inChannels, outHeight, outWidth, strideWidth: sw } = g;
+  if (g.strideHeight === 1 && sw === 1 && g.dilationHeight === 1 && g.dilationWidth === 1 && outWidth === inWidth) {
+    im2colTShifted(xT, g, b0, b1, colsT);
+    return;
+  }
   const n = (b1 - b0) * outHeight * outWidth;
   const imageSize = inHeight * inWidth;
   const channelRow = g.batch * imageSize;
@@ -140,6 +144,52 @@ export function im2colT(xT: Float32Array, g: ConvGeometry, b0: number, b1: numbe
             if (owHi < outWidth) colsT.fill(0, p + owHi, p + outWidth);
             p += outWidth;
           }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * im2colT at stride 1 when the output is as wide as the input ('same' padding): the row of a tap
+ * over one image is the image itself shifted by (kh - padTop) rows and (kw - padLeft) columns, so
+ * one block copy (`set`) per image, then zeros where the shift left the image: whole rows above or
+ * below, and the columns that wrapped around from the neighbouring row.
+ */
+function im2colTShifted(xT: Float32Array, g: ConvGeometry, b0: number, b1: number, colsT: Float32Array): void {
+  const { inHeight, inWidth: w, inChannels, outHeight } = g;
+  const block = outHeight * w;
+  const n = (b1 - b0) * block;
+  const imageSize = inHeight * w;
+  const channelRow = g.batch * imageSize;
+  for (let kh = 0; kh < g.filterHeight; kh++) {
+    const dh = kh - g.padTop;
+    // Output rows whose input row lies inside the image.
+    const ohLo = Math.min(outHeight, Math.max(0, -dh));
+    const ohHi = Math.max(ohLo, Math.min(outHeight, inHeight - dh));
+    for (let kw = 0; kw < g.filterWidth; kw++) {
+      const dw = kw - g.padLeft;
+      const shift = dh * w + dw;
+      // Positions q of the valid rows whose source q + shift lies inside the image (the rest are border columns).
+      const qLo = Math.max(ohLo * w, -shift);
+      const qHi = Math.max(qLo, Math.min(ohHi * w, imageSize - shift));
+      // Columns that wrap: ow >= w - dw for dw > 0, ow < -dw for dw < 0.
+      const colLo = dw > 0 ? Math.max(0, w - dw) : 0;
+      const colHi = dw > 0 ? w : Math.min(w, -dw);
+      for (let c = 0; c < inChannels; c++) {
+        let p = ((kh * g.filterWidth + kw) * inChannels + c) * n;
+        for (let b = b0; b < b1; b++) {
+          const image = c * channelRow + b * imageSize;
+          if (qLo > 0) colsT.fill(0, p, p + qLo);
+          if (qHi > qLo) colsT.set(xT.subarray(image + qLo + shift, image + qHi + shift), p + qLo);
+          if (qHi < block) colsT.fill(0, p + qHi, p + block);
+          if (colHi > colLo) {
+            for (let oh = ohLo; oh < ohHi; oh++) {
+              const row = p + oh * w;
+              for (let ow = colLo; ow < colHi; ow++) colsT[row + ow] = 0;
+            }
+          }
+          p += block;
         }
       }
     }

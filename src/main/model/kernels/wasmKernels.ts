@@ -2,12 +2,15 @@
  * Loupe's own kernels for the tfjs wasm backend, the ones that make CPU training of a CNN work and
  * run at a useful speed: Conv2DBackpropFilter and the depthwise backprops (absent from tfjs 4.22's
  * wasm backend, tfjs issue 8474), a faster Conv2DBackpropInput, and a BatchMatMul that never takes
- * the slow transposed paths, and Sum/Mean over leading axes without a transpose. Call once after importing '@tensorflow/tfjs-backend-wasm'; again is a no-op.
+ * the slow transposed paths, Sum/Mean over leading axes without a transpose, a MaxPoolGrad in JS
+ * (the stock one is slow), and Identity/Cast without copies. Call once after importing '@tensorflow/tfjs-backend-wasm'; again is a no-op.
  */
 import type * as Tf from '@tensorflow/tfjs';
 import { conv2dBackpropFilterKernel, conv2dBackpropInputKernel } from './conv2dGrad';
 import { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from './depthwiseGrad';
+import { castKernel, identityKernel } from './identity';
 import { batchMatMulKernel } from './matMul';
+import { maxPoolGradKernel } from './pool';
 import { leadingReduceKernel } from './reduce';
 import type { SingleKernel, StockKernels } from './wasmMemory';
 
@@ -20,6 +23,9 @@ export const wasmKernelNames = [
   'BatchMatMul',
   'Sum',
   'Mean',
+  'MaxPoolGrad',
+  'Identity',
+  'Cast',
 ] as const;
 
 // On the function itself, so a second copy of this module (tests, bundles) still sees it.
@@ -53,6 +59,9 @@ export function registerWasmKernels(tf: typeof Tf): readonly string[] {
     BatchMatMul: batchMatMulKernel(stock),
     Sum: leadingReduceKernel(tf, stockKernel(tf, 'Sum'), false),
     Mean: leadingReduceKernel(tf, stockKernel(tf, 'Mean'), true),
+    MaxPoolGrad: maxPoolGradKernel(tf, stockKernel(tf, 'MaxPoolGrad')),
+    Identity: identityKernel(stockKernel(tf, 'Identity')),
+    Cast: castKernel(stockKernel(tf, 'Cast')),
   };
   for (const kernelName of wasmKernelNames) {
     const kernelFunc = kernels[kernelName];
