@@ -192,9 +192,11 @@ export async function trainBench(args: string[]): Promise<void> {
 }
 
 /**
- * The small CNN as a user runs it: `loupe import` of the Fashion-MNIST 6,000/1,000 folder, then
- * `loupe train --mode full --arch small-cnn --epochs N` (28x28x1, batch 64, Adam 3e-4, light
- * augmentation), with its test accuracy and the wall time of the training command.
+ * The small CNN as a user runs it, on the Fashion-MNIST 6,000/1,000 folder (28x28x1, batch 64):
+ * `loupe import`, then `loupe train --mode full --arch small-cnn --epochs N` twice: with the
+ * defaults (Adam 3e-4, constant, light augmentation), and with the practitioner's recipe (the LR
+ * finder first, then one-cycle with its peak at the geometric mean of the finder's two suggestions,
+ * no augmentation for so short a schedule). Test accuracy and the wall time of each training command.
  */
 async function fashionRun(epochs: number): Promise<void> {
   if (!fs.existsSync(fashionMnistDir)) {
@@ -205,18 +207,31 @@ async function fashionRun(epochs: number): Promise<void> {
   const bin = path.resolve(import.meta.dirname, '../bin/loupe.mjs');
   const project = path.join(benchDir, 'fashion-full.loupe');
   for (const suffix of ['', '-wal', '-shm']) fs.rmSync(project + suffix, { force: true });
-  execFileSync(process.execPath, [bin, 'import', dir, '--project', project, '--json'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const started = performance.now();
-  const out = execFileSync(
-    process.execPath,
-    [bin, 'train', '--project', project, '--mode', 'full', '--arch', 'small-cnn', '--epochs', String(epochs), '--json'],
-    { env: { ...process.env, LOUPE_BACKEND: 'wasm' }, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 },
-  ).toString();
-  const seconds = (performance.now() - started) / 1000;
-  const result = JSON.parse(out.trim().split('\n').at(-1)!) as { metrics?: { test?: { accuracy: number } | null } };
-  const accuracy = result.metrics?.test?.accuracy;
-  console.log(
-    `fashion-mnist 6,000/1,000, small-cnn, ${epochs} epochs (wasm): test accuracy ${accuracy === undefined ? 'n/a' : accuracy.toFixed(4)}` +
-      ` (goal 0.88), ${seconds.toFixed(0)} s for loupe train (process start and predictions included)`,
-  );
+  const loupe = (args: string[]) =>
+    execFileSync(process.execPath, [bin, ...args, '--project', project, '--json'], {
+      env: { ...process.env, LOUPE_BACKEND: 'wasm' },
+      stdio: ['ignore', 'pipe', 'ignore'],
+      maxBuffer: 64 * 1024 * 1024,
+    }).toString();
+  const last = <T>(out: string) => JSON.parse(out.trim().split('\n').at(-1)!) as T;
+  loupe(['import', dir]);
+  const train = (label: string, extra: string[]) => {
+    const started = performance.now();
+    const result = last<{ metrics?: { test?: { accuracy: number } | null } }>(loupe(['train', '--mode', 'full', '--arch', 'small-cnn', '--epochs', String(epochs), ...extra]));
+    const seconds = (performance.now() - started) / 1000;
+    const accuracy = result.metrics?.test?.accuracy;
+    console.log(
+      `fashion-mnist 6,000/1,000, small-cnn, ${epochs} epochs, ${label}: test accuracy ${accuracy === undefined ? 'n/a' : accuracy.toFixed(4)}` +
+        ` (goal 0.88), ${seconds.toFixed(0)} s for loupe train (process start and predictions included)`,
+    );
+  };
+  train('defaults (Adam 3e-4, constant, light augmentation)', []);
+  const found = last<{ suggestion: { steepest: number; minimumOver10: number } | null }>(loupe(['lr-find']));
+  if (!found.suggestion) {
+    console.log('LR finder: no suggestion, recipe run skipped');
+    return;
+  }
+  const peak = Math.sqrt(found.suggestion.steepest * found.suggestion.minimumOver10);
+  console.log(`LR finder: steepest ${found.suggestion.steepest.toExponential(1)}, minimum/10 ${found.suggestion.minimumOver10.toExponential(1)}; one-cycle peak ${peak.toExponential(1)}`);
+  train(`LR finder + one-cycle to ${peak.toExponential(1)}, no augmentation`, ['--lr', String(peak), '--schedule', 'one-cycle', '--preset', 'none']);
 }

@@ -225,6 +225,7 @@ const specs: CommandSpec[] = [
       lr: { arg: 'X', help: 'learning rate (quick default 0.003, full default 0.0003)' },
       'batch-size': { arg: 'N', help: 'images per batch (full default 64)' },
       schedule: { arg: 'NAME', help: 'full: learning-rate schedule (default constant)', choices: ['constant', 'one-cycle', 'cosine'] },
+      preset: { arg: 'NAME', help: 'full: augmentation preset of the train images (default light)', choices: augmentPresetNames },
       seed: { arg: 'N', help: 'the seed of weights, batch order and augmentation (default 42)' },
       resume: { arg: 'RUN', help: 'full: continue this cancelled or failed run from its last checkpoint (other options are the run\'s own)' },
     },

@@ -12,14 +12,14 @@ import type { cliIssueKinds, Options } from './commands';
 /** Options the two commands read. */
 export type TrainCliOptions = Pick<
   Options,
-  'json' | 'mode' | 'backbone' | 'folds' | 'kind' | 'limit' | 'offset' | 'arch' | 'epochs' | 'lr' | 'batch-size' | 'schedule' | 'seed' | 'resume'
+  'json' | 'mode' | 'backbone' | 'folds' | 'kind' | 'limit' | 'offset' | 'arch' | 'epochs' | 'lr' | 'batch-size' | 'schedule' | 'preset' | 'seed' | 'resume'
 >;
 
 type Print = (json: unknown, text: string) => void;
 
 /**
  * `loupe train --project P [--mode quick|full] [--backbone NAME|FILE] [--folds K] [--arch small-cnn|resnet-small]
- * [--epochs N] [--lr X] [--batch-size N] [--schedule constant|one-cycle|cosine] [--seed N] [--resume RUN] --json`.
+ * [--epochs N] [--lr X] [--batch-size N] [--schedule constant|one-cycle|cosine] [--preset none|light|standard|strong] [--seed N] [--resume RUN] --json`.
  * The core checks the config (VALIDATION names the field); here only numbers are read. A full run
  * prints its estimated time first (stderr; `estimate` in --json).
  */
@@ -33,6 +33,7 @@ export async function trainCommand(core: Core, options: TrainCliOptions, print: 
   if (options.lr) config.learningRate = positive(options.lr, '--lr');
   if (options['batch-size']) config.batchSize = integer(options['batch-size'], '--batch-size');
   if (options.schedule) config.schedule = options.schedule;
+  if (options.preset) config.augment = options.preset;
   if (options.seed) config.seed = integer(options.seed, '--seed', 0);
   const resume = options.resume ? integer(options.resume, '--resume') : undefined;
   // A full run's time on this machine, before it starts (from earlier full runs' measured rate).
