@@ -1,5 +1,6 @@
 /**
- * The training process: one long-lived child of the core (child_process.fork) that owns TF.js and
+ * The training process: one long-lived child of the core (child_process.fork, or Electron's
+ * utilityProcess in the app) that owns TF.js and
  * the native model runtimes, so a native crash cannot take the UI with it and tfjs-node is loaded
  * once. It runs work by kind name (kinds/index.ts): each request's input is checked with its kind's
  * schema and run with a KindContext, streaming progress, curve points, logs and the kind's own
