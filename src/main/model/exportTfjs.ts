@@ -29,6 +29,10 @@ export interface LoupeModelInfo {
   /** How an image was brought to inputSize x inputSize (the training pipeline's resize). */
   resize: string;
   arch: string;
+  /** For arch 'finetune': the backbone the run fine-tuned (its layers are in model.json). */
+  backbone?: string;
+  /** What the export holds and leaves out (a finetune run's has no ONNX file). */
+  note?: string;
   run: number;
   datasetVersion: number;
 }

@@ -44,6 +44,10 @@ export interface FinetuneNet extends Net {
   featureDim: number;
   /** How the feeder scales pixels for it (in RGB order; a BGR backbone gets its channels reversed inside). */
   normalize: Normalize;
+  /** The backbone up to its features (a functional model on the backbone's input), for export. */
+  body: Tf.LayersModel;
+  /** True when the channels are reversed (RGB to BGR) inside, before the backbone. */
+  bgr: boolean;
 }
 
 /** The rate multipliers of the backbone's groups once unfrozen (the head's is 1). */
@@ -169,6 +173,8 @@ export async function loadFinetuneNet(tf: typeof Tf, backbone: BackboneSpec, cla
     featureLayer,
     featureDim,
     normalize,
+    body,
+    bgr,
     apply: (x, training) =>
       tf.tidy(() => {
         const input = bgr ? tf.reverse(x, 3) : x;

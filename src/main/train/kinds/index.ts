@@ -8,6 +8,7 @@ import { fullKind } from './full';
 import { quickKind } from './quick';
 import { predictKind } from './predict';
 import { exportCheckKind } from './exportCheck';
+import { exportFinetuneKind } from './exportFinetune';
 import { lrFindKind } from './lrFind';
 import { sanityKind } from './sanity';
 import { showBatchKind } from './showBatch';
@@ -23,6 +24,7 @@ export const kinds: ReadonlyMap<string, AnyKind> = new Map<string, AnyKind>([
   ['full', fullKind],
   ['predict', predictKind],
   ['exportCheck', exportCheckKind],
+  ['exportFinetune', exportFinetuneKind],
   ['lrFind', lrFindKind],
   ['sanity', sanityKind],
   ['showBatch', showBatchKind],

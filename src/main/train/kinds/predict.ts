@@ -1,12 +1,16 @@
 /**
  * Kind 'predict': classify images with a full run's network. The core sends the run's network (its
- * architecture, input shape, classes and normalisation) with its weights and the images (files, or
- * bytes sent by a person); the answer is one ModelPrediction per image, unreadable ones with their error.
+ * architecture, or 'finetune' with the resolved backbone; input shape, classes and normalisation)
+ * with its weights and the images (files, or bytes sent by a person); the answer is one
+ * ModelPrediction per image, unreadable ones with their error.
  */
 import type * as Tf from '@tensorflow/tfjs';
 import { z } from 'zod';
+import { LoupeError } from '../../../shared/errors';
 import type { ModelPrediction } from '../../../shared/train';
 import { architectureNames, buildNet, netSpec, type NamedWeights, type Net } from '../../model/archSpec';
+import type { BackboneSpec } from '../../model/backbones';
+import { loadFinetuneNet } from '../../model/finetuneNet';
 import { evaluationConfig, predictImages } from '../../model/predict';
 import { defineKind } from './types';
 
@@ -22,7 +26,9 @@ export function weightEntries(weights: NamedWeights): z.input<typeof weightEntri
 
 /** The network of a full run, as a kind receives it. */
 export const netInputSchema = z.object({
-  arch: z.enum(architectureNames),
+  arch: z.enum([...architectureNames, 'finetune']),
+  /** For 'finetune': the resolved backbone (its layers before the features; the weights come with `weights`). */
+  backbone: z.custom<BackboneSpec>((v) => typeof v === 'object' && v !== null && 'kind' in v && 'file' in v, 'must be a backbone spec').nullable().optional(),
   inputShape: z.tuple([z.number().int().min(1), z.number().int().min(1), z.union([z.literal(1), z.literal(3)])]),
   classes: z.array(z.string()).min(2),
   normalize: z.discriminatedUnion('kind', [z.object({ kind: z.literal('unit') }), z.object({ kind: z.literal('meanStd'), mean: z.array(z.number()).length(3), std: z.array(z.number().positive()).length(3) })]),
@@ -32,7 +38,13 @@ export const netInputSchema = z.object({
 /** Builds the net and loads its weights (refusing weights that do not fit). */
 export async function loadNet(ctx: { tf(): Promise<{ tf: typeof Tf }> }, input: z.output<typeof netInputSchema>): Promise<{ tf: typeof Tf; net: Net }> {
   const { tf } = await ctx.tf();
-  const net = buildNet(tf, netSpec(input.arch, input.inputShape, input.classes.length), 0);
+  let net: Net;
+  if (input.arch === 'finetune') {
+    if (!input.backbone) throw new LoupeError('VALIDATION', "A finetune run's network needs its backbone resolved by the core.", { field: 'backbone' });
+    net = await loadFinetuneNet(tf, input.backbone, input.classes.length, 0);
+  } else {
+    net = buildNet(tf, netSpec(input.arch, input.inputShape, input.classes.length), 0);
+  }
   try {
     net.writeWeights(new Map(input.weights.map((w) => [w.name, { shape: w.shape, data: w.data }])));
   } catch (error) {
