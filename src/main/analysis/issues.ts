@@ -230,10 +230,10 @@ export function compareRuns(db: Db, params: { a: number; b: number; limit: numbe
   const rows = sql(
     db,
     `SELECT pa.image_id AS imageId, i.path, pa.predicted AS pa, pb.predicted AS pb, c.name AS given
-       FROM predictions pa JOIN predictions pb ON pb.image_id = pa.image_id AND pb.run_id = ?
+       FROM predictions pa JOIN predictions pb ON pb.image_id = pa.image_id AND pb.run_id = ? AND pb.in_sample = 0
        JOIN images i ON i.id = pa.image_id
        LEFT JOIN labels l ON l.image_id = i.id LEFT JOIN classes c ON c.id = l.class_id
-      WHERE pa.run_id = ? ORDER BY pa.image_id`,
+      WHERE pa.run_id = ? AND pa.in_sample = 0 ORDER BY pa.image_id`,
   ).all(b.id, a.id) as Array<{ imageId: ImageId; path: string; pa: number; pb: number; given: string | null }>;
   const changed = rows
     .map((r) => ({ imageId: r.imageId, path: r.path, given: r.given, a: a.classes[r.pa]!, b: b.classes[r.pb]! }))

@@ -3,6 +3,7 @@
  * be imported again) or a split/class folder tree of copies or hard links. Originals are only read.
  */
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { LoupeError } from '../../shared/errors';
 import type { Project } from '../store/project';
@@ -62,9 +63,11 @@ export async function exportDataset(
   await removeStaleStagingOf(project, path.dirname(out));
   const staging = await fs.mkdtemp(path.join(path.dirname(out), stagingPrefix(out)));
   try {
+    await writeStagingMarker(staging);
     const notes =
       options.format === 'csv' ? await writeCsv(staging, out, root, rows) : await writeFolders(staging, root, rows, options, ctx);
     await writeManifest(staging, options, version, rows, notes);
+    await fs.rm(path.join(staging, stagingMarker));
     if (existing) await fs.rmdir(out);
     await fs.rename(staging, out);
     return { out, files: notes.files, version };
@@ -188,15 +191,30 @@ function csvField(value: string): string {
   return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
-// Staging folders: `.<out>.partial-<pid>-<started ms>-<6 random>`, so a later export can tell
-// whose they are. `.<out>.partial-<6 random>` is how earlier versions named them.
+// Staging folders: `.<out>.partial-<pid>-<started ms>-<6 random>`, holding a marker file that names
+// the machine and process that made them. Cleanup removes only folders with both the name and the
+// marker, so a user's folder that merely looks like one is never touched.
 const stagingName = /^\..+\.partial-(\d+)-(\d+)-[A-Za-z0-9]{6}$/;
-const legacyStagingName = /^\..+\.partial-[A-Za-z0-9]{6}$/;
+const stagingMarker = '.loupe-export-staging';
 const staleAfterMs = 24 * 60 * 60 * 1000;
 const stagingDirsKey = 'export.stagingDirs';
 
 function stagingPrefix(out: string): string {
   return `.${path.basename(out)}.partial-${process.pid}-${Date.now()}-`;
+}
+
+async function writeStagingMarker(staging: string): Promise<void> {
+  await fs.writeFile(path.join(staging, stagingMarker), JSON.stringify({ host: os.hostname(), pid: process.pid }) + '\n');
+}
+
+/** The marker of a staging folder, or null when it has none (not ours). */
+async function readStagingMarker(dir: string): Promise<{ host: string; pid: number } | null> {
+  try {
+    const value = JSON.parse(await fs.readFile(path.join(dir, stagingMarker), 'utf8')) as { host?: unknown; pid?: unknown };
+    return typeof value.host === 'string' && typeof value.pid === 'number' ? { host: value.host, pid: value.pid } : null;
+  } catch {
+    return null;
+  }
 }
 
 function isAlive(pid: number): boolean {
@@ -210,8 +228,9 @@ function isAlive(pid: number): boolean {
 }
 
 /**
- * Removes staging folders in `dir` that no live export owns: their process is gone, or they are
- * older than a day (a pid can be reused). Returns the folders removed and how many are left.
+ * Removes staging folders in `dir` that no live export owns: their process (on this machine) is
+ * gone, or they are older than a day (a pid can be reused). Only folders with the staging name and
+ * Loupe's marker inside are candidates. Returns the folders removed and how many are left.
  */
 export async function removeStaleStaging(dir: string, now = Date.now()): Promise<{ removed: string[]; left: number }> {
   const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
@@ -222,12 +241,11 @@ export async function removeStaleStaging(dir: string, now = Date.now()): Promise
     if (!entry.isDirectory()) continue;
     const full = path.join(dir, entry.name);
     const match = stagingName.exec(entry.name);
-    let isStale: boolean;
-    if (match) isStale = now - Number(match[2]) > staleAfterMs || !isAlive(Number(match[1]));
-    else if (legacyStagingName.test(entry.name)) {
-      const stat = await fs.stat(full).catch(() => null);
-      isStale = stat !== null && now - stat.mtimeMs > staleAfterMs;
-    } else continue;
+    if (!match) continue;
+    const marker = await readStagingMarker(full);
+    if (!marker || marker.pid !== Number(match[1])) continue;
+    // Another machine's export (a shared drive) is judged by age alone: its pid means nothing here.
+    const isStale = now - Number(match[2]) > staleAfterMs || (marker.host === os.hostname() && !isAlive(marker.pid));
     if (!isStale) {
       left++;
       continue;

@@ -130,13 +130,18 @@ export async function importSource(project: Project, options: ImportOptions, ctx
   } catch (error) {
     // A failure part way leaves whole chunks committed and says so; the import is not left "running".
     const status = ctx.signal.aborted ? 'cancelled' : 'failed';
-    db.prepare('UPDATE imports SET status = ?, finished_at = ?, summary = ? WHERE id = ? AND status = ?').run(
-      status,
-      Date.now(),
-      JSON.stringify(summary),
-      importId,
-      'running',
-    );
+    try {
+      db.prepare('UPDATE imports SET status = ?, finished_at = ?, summary = ? WHERE id = ? AND status = ?').run(
+        status,
+        Date.now(),
+        JSON.stringify(summary),
+        importId,
+        'running',
+      );
+    } catch {
+      // The database itself is failing (busy or gone): the original error is the one to report; the
+      // row stays 'running' until this process ends, and the next open recovers it as interrupted.
+    }
     throw error;
   }
 }

@@ -125,8 +125,13 @@ async function walk(walker: Walker, dir: string, realDir: string): Promise<{ fil
     // not images; other names may start with a dot ("..name.png" is a file like any other).
     if (entry.name.startsWith('._') || (entry.name.startsWith('.') && !entry.isFile() && !entry.isSymbolicLink())) continue;
     const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await walk(walker, full, path.join(realDir, entry.name))));
-    else if (entry.isFile()) out.push({ file: full, real: path.join(realDir, entry.name) });
+    if (entry.isDirectory()) {
+      // A link met earlier may already have led here: each real folder is read once.
+      const real = path.join(realDir, entry.name);
+      if (walker.visited.has(real)) {
+        walker.refused.push({ path: full, cause: 'repeated-folder', reason: `${real}, a folder already scanned through a link` });
+      } else out.push(...(await walk(walker, full, real)));
+    } else if (entry.isFile()) out.push({ file: full, real: path.join(realDir, entry.name) });
     else if (entry.isSymbolicLink()) {
       const target = contain(walker.realRoot, await fs.realpath(full).catch(() => null));
       if (!target.inside) {

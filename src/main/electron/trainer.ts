@@ -12,6 +12,8 @@ export const utilityTrainer: TrainerSpawner = ({ file, execArgv }) => {
   const child = utilityProcess.fork(file, [], { execArgv, stdio: 'inherit', serviceName: 'Loupe training' });
   let running = true;
   child.once('exit', () => (running = false));
+  // A fatal error in the child (out of memory) is followed by 'exit', which fails its requests; unheard, it would end the app.
+  child.on('error', () => {});
   return {
     get pid() {
       return child.pid;

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { pipeline } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { WsMessage, WsRequest } from '../../shared/bridge';
 import { maxRequestBytes, requestTooLargeMessage, serveRoutes, tokenParam } from '../../shared/bridge';
@@ -35,7 +36,8 @@ export interface ServeOptions {
   token?: string;
 }
 
-const cookieName = 'loupe_token';
+// Cookies are not kept apart by port: each server names its own, so two servers' tabs never clobber each other.
+const cookiePrefix = 'loupe_token_';
 /**
  * The largest WebSocket message ws itself reads; a larger one closes that socket with 1009. Between
  * `maxRequestBytes` and this, the request is still read so that its error reply reaches its caller.
@@ -86,7 +88,7 @@ export async function startServer(options: ServeOptions): Promise<LoupeServer> {
     const offered =
       url.searchParams.get(tokenParam) ??
       (req.headers['x-loupe-token'] as string | undefined) ??
-      parseCookie(req.headers.cookie ?? '').get(cookieName) ??
+      parseCookie(req.headers.cookie ?? '').get(cookiePrefix + port) ??
       '';
     const candidate = Buffer.from(offered);
     return candidate.length === tokenBuffer.length && timingSafeEqual(candidate, tokenBuffer);
@@ -157,10 +159,11 @@ export async function startServer(options: ServeOptions): Promise<LoupeServer> {
       'cache-control': 'no-cache',
     };
     if (url.searchParams.has(tokenParam)) {
-      headers['set-cookie'] = `${cookieName}=${token}; HttpOnly; SameSite=Strict; Path=/`;
+      headers['set-cookie'] = `${cookiePrefix}${port}=${token}; HttpOnly; SameSite=Strict; Path=/`;
     }
     res.writeHead(200, headers);
-    fs.createReadStream(file).pipe(res);
+    // pipeline closes the file when the client goes away, and an unreadable file ends only this answer.
+    pipeline(fs.createReadStream(file), res, () => {});
     void req;
   };
 
@@ -236,7 +239,8 @@ function sendFile(res: http.ServerResponse, file: string, type: string): void {
   });
   stream.once('open', () => {
     res.writeHead(200, { 'content-type': type, 'cache-control': 'private, max-age=60' });
-    stream.pipe(res);
+    // pipeline closes the file when the client cancels the load (scrolling away from a large image).
+    pipeline(stream, res, () => {});
   });
 }
 

@@ -259,7 +259,10 @@ function migrate(db: Db, file: string, existed: boolean): void {
   }
 }
 
+// VACUUM INTO writes one consistent copy, WAL included, even while another connection reads (a
+// checkpoint then copy would silently miss what the checkpoint could not move).
 function backup(db: Db, file: string, version: number): void {
-  db.pragma('wal_checkpoint(TRUNCATE)');
-  fs.copyFileSync(file, `${file}.schema${version}.bak`);
+  const target = `${file}.schema${version}.bak`;
+  fs.rmSync(target, { force: true });
+  db.prepare('VACUUM INTO ?').run(target);
 }

@@ -5,12 +5,27 @@
  * never guessing from the status column alone.
  */
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
 import { write, type Db } from './db';
 import { sql } from './statements';
 
 /** This process. The id is random so that a reused pid is never mistaken for it. */
-const self = { id: randomUUID(), pid: process.pid, host: os.hostname() };
+const self = { id: randomUUID(), pid: process.pid, host: hostKey() };
+
+/**
+ * The machine and pid namespace this process's pids mean something in: a sandboxed app (Flatpak, a
+ * container) shares the hostname but not the pids, so a pid missing here says nothing about it.
+ */
+function hostKey(): string {
+  let namespace = '';
+  try {
+    namespace = fs.readlinkSync('/proc/self/ns/pid');
+  } catch {
+    // No /proc (macOS, Windows): the hostname alone.
+  }
+  return namespace ? `${os.hostname()} ${namespace}` : os.hostname();
+}
 
 /** How often a process with running work renews its lease. */
 export const heartbeatMs = 5000;
@@ -68,11 +83,17 @@ function renew(db: Db): void {
 
 function beat(db: Db): void {
   if (!db.open) return stopHeartbeat(db);
-  const owns = sql(
-    db,
-    `SELECT EXISTS (SELECT 1 FROM imports WHERE owner = ? AND status = 'running')
-         OR EXISTS (SELECT 1 FROM runs WHERE owner = ? AND status = 'running') AS owns`,
-  ).get(self.id, self.id) as { owns: number };
+  let owns: { owns: number };
+  try {
+    owns = sql(
+      db,
+      `SELECT EXISTS (SELECT 1 FROM imports WHERE owner = ? AND status = 'running')
+           OR EXISTS (SELECT 1 FROM runs WHERE owner = ? AND status = 'running') AS owns`,
+    ).get(self.id, self.id) as { owns: number };
+  } catch {
+    // The file is unreadable for now (a drive gone, a newer Loupe migrating it): try again next beat.
+    return;
+  }
   if (!owns.owns) return stopHeartbeat(db);
   // A heartbeat never blocks the event loop waiting for another writer: a missed one is retried next time.
   const timeout = db.pragma('busy_timeout', { simple: true }) as number;

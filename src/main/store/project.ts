@@ -74,9 +74,16 @@ export function openProject(file: string, options: { create?: boolean } = {}): P
   let seen = { dataVersion: 0, version: 0 };
   const check = () => {
     // data_version changes only when another connection commits; the dataset version says whether it touched the data.
-    const dataVersion = db.pragma('data_version', { simple: true }) as number;
-    if (dataVersion === seen.dataVersion) return;
-    const version = datasetVersion(db);
+    let dataVersion: number;
+    let version: number;
+    try {
+      dataVersion = db.pragma('data_version', { simple: true }) as number;
+      if (dataVersion === seen.dataVersion) return;
+      version = datasetVersion(db);
+    } catch {
+      // Unreadable for now (a drive gone, another process migrating it): look again at the next tick.
+      return;
+    }
     const changed = version !== seen.version;
     seen = { dataVersion, version };
     if (changed) for (const listener of watchers) listener(version);

@@ -65,6 +65,14 @@ export function saveCheckpoint(db: Db, runId: number, kind: CheckpointKind, chec
   );
 }
 
+/** Saves an epoch's checkpoint as the last one, and as the best one too when it is: both or neither. */
+export function saveEpochCheckpoint(db: Db, runId: number, checkpoint: CheckpointInput, isBest: boolean): void {
+  write(db, () => {
+    saveCheckpoint(db, runId, 'last', checkpoint);
+    if (isBest) saveCheckpoint(db, runId, 'best', checkpoint);
+  });
+}
+
 /** A run's checkpoint of this kind, or null when it has none. */
 export function loadCheckpoint(db: Db, runId: number, kind: CheckpointKind): Checkpoint | null {
   const row = sql(db, 'SELECT kind, epoch, step, weights, optimizer, state, created_at FROM run_checkpoints WHERE run_id = ? AND kind = ?').get(runId, kind) as

@@ -168,6 +168,8 @@ export class TrainingProcess {
     try {
       this.deliver(p, message);
     } catch (error) {
+      // The process must stop that work too: it would go on training for a request nobody hears.
+      this.child?.send({ type: 'cancel', id: message.id });
       p.reject(error);
     }
   }

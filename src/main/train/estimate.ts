@@ -25,9 +25,10 @@ export function estimateFullRun(project: Project, config: FullConfig): TrainEsti
   const rate = measuredFullRate(project.db, match);
   if (!rate) return { seconds: null, basis: `Cannot estimate yet: no finished full run of ${what} on this project has measured this machine's rate; the first one will.` };
   const k = foldsOf(config);
-  const networks = k + 1;
-  const seconds = (train * config.epochs * networks) / rate.imagesPerSecond;
-  const nets = k > 0 ? `${networks} networks (${k} folds + the final one; a fold trains on ${k - 1}/${k} of them)` : 'one network';
+  // k fold networks each see (k - 1)/k of the train images, the final one all of them: k passes in all.
+  const passes = k > 0 ? k : 1;
+  const seconds = (train * config.epochs * passes) / rate.imagesPerSecond;
+  const nets = k > 0 ? `${k + 1} networks (${k} folds on ${k - 1}/${k} of the images each, and the final one: ${k} passes)` : 'one network';
   return {
     seconds,
     basis: `${nets} x ${train} train images x ${config.epochs} epochs at ${rate.imagesPerSecond.toFixed(1)} images/s (${what}, measured by run ${rate.runId}); early stopping may end sooner.`,

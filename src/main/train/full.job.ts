@@ -20,7 +20,7 @@ import { resolveBackbone, type BackboneSpec } from '../model/backbones';
 import { tfjsFormat } from '../model/modelFiles';
 import type { Db } from '../store/db';
 import type { Project } from '../store/project';
-import { checkpointEpochs, loadCheckpoint, saveCheckpoint } from './checkpoints';
+import { checkpointEpochs, loadCheckpoint, saveEpochCheckpoint } from './checkpoints';
 import type { TrainingProcess } from './client';
 import type { FullAnswer, FullCheckpointMessage, FullFoldMessage, FullInput, FullNetMessage } from './full';
 import { foldsOf } from './fullFolds';
@@ -228,8 +228,7 @@ export async function runFullJob(
           const checkpoint = message as FullCheckpointMessage;
           if (checkpoint.type !== 'checkpoint') return;
           const { epoch, step, weights, optimizer, state } = checkpoint;
-          saveCheckpoint(db, runId, 'last', { epoch, step, weights, optimizer, state });
-          if (checkpoint.isBest) saveCheckpoint(db, runId, 'best', { epoch, step, weights, optimizer, state });
+          saveEpochCheckpoint(db, runId, { epoch, step, weights, optimizer, state }, checkpoint.isBest);
           const epochs = checkpointEpochs(db, runId);
           updateRun(db, runId, { model: { ...model, bestEpoch: epochs.best ?? null, lastCheckpointEpoch: epochs.last ?? null } });
         },

@@ -130,7 +130,11 @@ type AdamScalars = { accBeta1?: Tf.Variable; accBeta2?: Tf.Variable };
 
 async function optimizerState(optimizer: Tf.Optimizer): Promise<{ weights: NamedWeights; scalars: Record<string, number> }> {
   const weights: NamedWeights = new Map();
-  for (const { name, tensor } of await optimizer.getWeights()) weights.set(name, { shape: [...tensor.shape], data: Float32Array.from(await tensor.data()) });
+  for (const { name, tensor } of await optimizer.getWeights()) {
+    weights.set(name, { shape: [...tensor.shape], data: Float32Array.from(await tensor.data()) });
+    // getWeights makes a fresh step-count scalar ('iter') each call; the rest are the optimizer's own variables.
+    if (name === 'iter' || name.endsWith(':iter')) tensor.dispose();
+  }
   const scalars: Record<string, number> = {};
   const adam = optimizer as unknown as AdamScalars;
   if (adam.accBeta1) scalars.accBeta1 = (await adam.accBeta1.data())[0]!;
@@ -143,8 +147,10 @@ async function restoreOptimizer(tf: typeof Tf, optimizer: Tf.Optimizer, weights:
   await optimizer.setWeights(tensors);
   tf.dispose(tensors.map((t) => t.tensor));
   const adam = optimizer as unknown as AdamScalars;
-  if (adam.accBeta1 && scalars.accBeta1 !== undefined) adam.accBeta1.assign(tf.scalar(scalars.accBeta1));
-  if (adam.accBeta2 && scalars.accBeta2 !== undefined) adam.accBeta2.assign(tf.scalar(scalars.accBeta2));
+  tf.tidy(() => {
+    if (adam.accBeta1 && scalars.accBeta1 !== undefined) adam.accBeta1.assign(tf.scalar(scalars.accBeta1));
+    if (adam.accBeta2 && scalars.accBeta2 !== undefined) adam.accBeta2.assign(tf.scalar(scalars.accBeta2));
+  });
 }
 
 async function copyWeights(net: Net): Promise<NamedWeights> {
@@ -274,13 +280,11 @@ async function trainOne(tf: typeof Tf, input: FullInput, ctx: KindContext, one: 
       ctx.log(`resuming after epoch ${resume.epoch} (step ${resume.step})`);
     }
 
-    // Valid batches are decoded once and kept (they are never augmented).
-    let validBatches: Batch[] | null = null;
+    // Valid batches are read again each epoch (never augmented): memory stays one batch, however large the split.
     const evaluate = async (): Promise<{ loss: number; accuracy: number }> => {
-      validBatches ??= await collect(feedBatches({ items: valid, config: augment, batchSize: config.batchSize, seed: config.seed, epoch: 0, augment: false, shuffle: false, channels, signal: ctx.signal }));
       let loss = 0;
       let correct = 0;
-      for (const batch of validBatches) {
+      for await (const batch of feedBatches({ items: valid, config: augment, batchSize: config.batchSize, seed: config.seed, epoch: 0, augment: false, shuffle: false, channels, signal: ctx.signal })) {
         const probabilities = predictBatch(tf, net, batch, size, channels);
         for (let r = 0; r < batch.size; r++) {
           const row = probabilities.subarray(r * classes, (r + 1) * classes);
@@ -423,12 +427,6 @@ function requireBackbone(backbone: BackboneSpec | null | undefined): BackboneSpe
 
 async function* tensorBatches(source: AsyncIterable<Batch>, toTensors: (batch: Batch) => ImageBatch): AsyncGenerator<ImageBatch> {
   for await (const batch of source) yield toTensors(batch);
-}
-
-async function collect(source: AsyncIterable<Batch>): Promise<Batch[]> {
-  const out: Batch[] = [];
-  for await (const batch of source) out.push(batch);
-  return out;
 }
 
 function predictBatch(tf: typeof Tf, net: Net, batch: Batch, size: number, channels: number): Float32Array {

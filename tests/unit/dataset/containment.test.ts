@@ -99,6 +99,20 @@ describe('symbolic links in a folder import', () => {
   });
 });
 
+describe('a folder reached both through a link and directly', () => {
+  it('is read once, whichever comes first', async () => {
+    const { dir, data } = await layout();
+    // "a-link" sorts before "cat", the folder it points to.
+    fs.symlinkSync(path.join(data, 'cat'), path.join(data, 'a-link'));
+    const core = await newCore(dir);
+    const summary = await runImport(core, { source: data });
+    const paths = [...rows(core).keys()].sort();
+    expect(paths.filter((p) => p.endsWith('/a.png'))).toHaveLength(1);
+    expect(paths).toContain('dog/b.png');
+    expect(summary.skippedEntries.map((e) => e.cause)).toContain('repeated-folder');
+  });
+});
+
 describe('core.imageFile, the one check of both image routes', () => {
   it('refuses a file replaced after import by a link that leaves the root, and serves a link that stays inside', async () => {
     const { dir, data, secret } = await layout();

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Core } from '../../../src/main/core';
@@ -307,15 +308,22 @@ describe('stale staging folders', () => {
     await writeClassFolders(data, ['a'], 2);
     const core = await projectWith(data, dir);
     const now = Date.now();
-    const make = (name: string): string => {
+    const make = (name: string, marker?: { host: string; pid: number }): string => {
       fs.mkdirSync(path.join(dir, name, 'train', 'a'), { recursive: true });
       fs.writeFileSync(path.join(dir, name, 'train', 'a', 'x.png'), 'x');
+      if (marker) fs.writeFileSync(path.join(dir, name, '.loupe-export-staging'), JSON.stringify(marker));
       return name;
     };
-    const dead = make(`.old.partial-${await deadPid()}-${now}-aB3dE9`);
-    const aged = make(`.old.partial-${process.pid}-${now - 2 * 86_400_000}-zzzzzz`);
-    const live = make(`.busy.partial-${process.pid}-${now}-Qw12Er`);
+    const host = os.hostname();
+    const gone = await deadPid();
+    const dead = make(`.old.partial-${gone}-${now}-aB3dE9`, { host, pid: gone });
+    const aged = make(`.old.partial-${process.pid}-${now - 2 * 86_400_000}-zzzzzz`, { host, pid: process.pid });
+    const live = make(`.busy.partial-${process.pid}-${now}-Qw12Er`, { host, pid: process.pid });
+    // Another machine's export on a shared drive: its pid says nothing here, so only age counts.
+    const elsewhere = make(`.shared.partial-${gone}-${now}-Rm0te1`, { host: `not-${host}`, pid: gone });
     const users = make('.notes.partial-mine');
+    // A user's folder that merely has a staging name, without Loupe's marker, is never touched.
+    const lookalike = make(`.thesis.partial-${gone}-${now - 2 * 86_400_000}-draft1`);
     // A link with a staging name is neither followed nor removed.
     const target = make('kept-target');
     fs.symlinkSync(path.join(dir, target), path.join(dir, `.link.partial-${await deadPid()}-${now}-Link00`));
@@ -324,9 +332,10 @@ describe('stale staging folders', () => {
     const left = fs.readdirSync(dir);
     expect(left).not.toContain(dead);
     expect(left).not.toContain(aged);
-    expect(left).toEqual(expect.arrayContaining([live, users, target, 'out']));
+    expect(left).toEqual(expect.arrayContaining([live, elsewhere, users, lookalike, target, 'out']));
     expect(fs.existsSync(path.join(dir, target, 'train', 'a', 'x.png'))).toBe(true);
-    expect((await removeStaleStaging(dir)).left).toBe(1);
+    expect(fs.readdirSync(path.join(dir, 'out'))).not.toContain('.loupe-export-staging');
+    expect((await removeStaleStaging(dir)).left).toBe(2);
   });
 
   /** Runs a real folder export of `file` into `out` in another process and SIGKILLs it half way. */
