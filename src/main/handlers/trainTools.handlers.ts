@@ -13,7 +13,7 @@ import { previewPicksById } from '../augment/sources';
 import type { JobContext } from '../jobs/manager';
 import type { ArchitectureName } from '../model/archSpec';
 import type { Project } from '../store/project';
-import type { RequestListeners } from '../train/client';
+import { jobListeners } from '../train/jobListeners';
 import type { LrFindAnswer } from '../train/kinds/lrFind';
 import type { SanityAnswer } from '../train/kinds/sanity';
 import type { ShowBatchAnswer } from '../train/kinds/showBatch';
@@ -61,10 +61,6 @@ function refuseWhileBusy(core: CoreServices, kind: ToolJob): void {
   if (same) throw new LoupeError('CONFLICT', `A ${kind === 'lrFind' ? 'LR finder' : 'sanity check'} is already running; wait for it or cancel it.`, { jobId: same.id });
 }
 
-function listeners(ctx: JobContext): RequestListeners {
-  return { onProgress: (step, current, total) => ctx.progress(step, current, total), onLog: (line) => ctx.log(line) };
-}
-
 /** Starts one check as a job whose result is what `finish` makes of the kind's answer. */
 function startCheck<A, R>(core: CoreServices, kind: ToolJob, config: Record<string, unknown>, what: string, finish: (answer: A, ctx: JobContext) => R): { jobId: JobId } {
   const project = core.requireProject();
@@ -74,7 +70,7 @@ function startCheck<A, R>(core: CoreServices, kind: ToolJob, config: Record<stri
   const input = toolInput(project, parsed);
   const job = core.jobs.start(kind, async (ctx) => {
     ctx.progress('starting', 0, 1);
-    const answer = await trainingProcess(core).run<A>(kind, input, listeners(ctx), ctx.signal);
+    const answer = await trainingProcess(core).run<A>(kind, input, jobListeners(ctx), ctx.signal);
     return finish(answer, ctx);
   });
   return { jobId: job.id };

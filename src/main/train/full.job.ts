@@ -11,7 +11,7 @@
  * checkpoint and is refused (start a new run).
  */
 import { LoupeError, toErrorInfo } from '../../shared/errors';
-import type { CurvePoint, FullConfig, ModelUsed, RunStatus } from '../../shared/train';
+import type { FullConfig, ModelUsed, RunStatus } from '../../shared/train';
 import type { ImageId } from '../../shared/types';
 import type { JobContext } from '../jobs/manager';
 import fs from 'node:fs';
@@ -25,13 +25,12 @@ import type { TrainingProcess } from './client';
 import type { FullAnswer, FullCheckpointMessage, FullFoldMessage, FullInput, FullNetMessage } from './full';
 import { foldsOf } from './fullFolds';
 import { computeMetrics } from './metrics';
-import { appendCurves, dropCurvesAfter, dropFinalPredictions, foldPredictionRows, foldPredictions, getRun, reopenRun, savePredictions, updateRun } from './runs';
+import { runListeners, type RunHooks } from './jobListeners';
+import { dropCurvesAfter, dropFinalPredictions, foldPredictionRows, foldPredictions, getRun, reopenRun, savePredictions, updateRun } from './runs';
 import { chooseInput, gatherTrainingSet } from './trainingSet';
 
 /** What the job reports to the core. */
-export interface FullJobHooks {
-  onCurve(runId: number, points: CurvePoint[]): void;
-  onStatus(runId: number, status: RunStatus): void;
+export interface FullJobHooks extends RunHooks {
   /** A fold network of a k-fold run finished: the images it was fed and the ones it predicted (held out). */
   onFold?(runId: number, fold: FoldAudit): void;
 }
@@ -206,12 +205,7 @@ export async function runFullJob(
       'full',
       input,
       {
-        onProgress: (step, current, total) => ctx.progress(step, current, total),
-        onLog: (line) => ctx.log(line),
-        onCurve: (points) => {
-          appendCurves(db, runId, points);
-          hooks.onCurve(runId, points);
-        },
+        ...runListeners(db, runId, ctx, hooks),
         onEmit: (message) => {
           const fold = message as FullFoldMessage;
           if (fold.type === 'fold') {

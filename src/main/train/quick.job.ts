@@ -3,7 +3,7 @@
  * embed what the cache lacks in the training process, then send the k-fold task there and stream
  * its curves, progress and log back through the job manager; store predictions and metrics.
  */
-import type { BackendReport, CurvePoint, QuickConfig, RunStatus } from '../../shared/train';
+import type { BackendReport, QuickConfig, RunStatus } from '../../shared/train';
 import { LoupeError, toErrorInfo } from '../../shared/errors';
 import type { ImageId, SplitName } from '../../shared/types';
 import type { JobContext } from '../jobs/manager';
@@ -18,14 +18,13 @@ import type { EmbedItem } from './protocol';
 import type { EmbedAnswer, EmbedVectors } from './kinds/embed';
 import type { QuickAnswer } from './kinds/quick';
 import { splitCode, type QuickTask } from './quick';
-import { appendCurves, savePredictions, updateRun } from './runs';
+import { runListeners, type RunHooks } from './jobListeners';
+import { savePredictions, updateRun } from './runs';
 import { missingEmbeddings } from '../model/embeddingCache';
 
 /** What the job reports to the core. */
-export interface QuickJobHooks {
-  onCurve(runId: number, points: CurvePoint[]): void;
-  onStatus(runId: number, status: RunStatus): void;
-}
+/** What a quick run's job tells the rest of the core. */
+export type QuickJobHooks = RunHooks;
 
 /** The job's result. */
 export interface QuickJobResult {
@@ -173,14 +172,7 @@ export async function runQuickJob(
     const answer = await trainer.run<QuickAnswer>(
       'quick',
       task,
-      {
-        onProgress: (step, current, total) => ctx.progress(step, current, total),
-        onLog: (line) => ctx.log(line),
-        onCurve: (points) => {
-          appendCurves(db, runId, points);
-          hooks.onCurve(runId, points);
-        },
-      },
+      runListeners(db, runId, ctx, hooks),
       ctx.signal,
     );
     const { result, report } = answer;
