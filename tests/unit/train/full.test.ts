@@ -3,7 +3,6 @@
  * generated colour images, with curves, checkpoints, in-sample train predictions kept out of the
  * review queues, and a cancelled run that resumes to exactly the uninterrupted run's result.
  */
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Core } from '../../../src/main/core';
 import { netSpec, parameterCount } from '../../../src/main/model/archSpec';
@@ -11,7 +10,7 @@ import { sql } from '../../../src/main/store/statements';
 import { loadCheckpoint } from '../../../src/main/train/checkpoints';
 import type { CurvePoint } from '../../../src/shared/train';
 import { tempDir } from '../../helpers/fixtures';
-import { writePlantedDataset } from './plantedDataset';
+import { importPlantedProject } from './plantedDataset';
 
 let core: Core | null = null;
 afterEach(async () => {
@@ -20,12 +19,7 @@ afterEach(async () => {
 });
 
 async function importPlanted(dir: string, perClass: number) {
-  core = new Core();
-  const root = path.join(dir, 'data');
-  await writePlantedDataset(root, perClass, 0, 16);
-  await core.call('project:open', { file: path.join(dir, 'p.loupe'), create: true });
-  const { jobId } = await core.call('dataset:import', { source: root });
-  expect((await core.jobs.finished(jobId)).state).toBe('done');
+  core = (await importPlantedProject(dir, perClass, { size: 16 })).core;
   return core;
 }
 

@@ -5,7 +5,6 @@
  * queues then include train images. The estimate: none before a run, then the measured rate times
  * the networks. Resume covers the final phase; a run stopped in its fold phase is refused.
  */
-import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { trainCommand } from '../../../src/main/cli/train';
 import { Core } from '../../../src/main/core';
@@ -16,7 +15,7 @@ import { runFullJob, type FoldAudit } from '../../../src/main/train/full.job';
 import { createRun } from '../../../src/main/train/runs';
 import type { CurvePoint, FullConfig } from '../../../src/shared/train';
 import { tempDir } from '../../helpers/fixtures';
-import { writePlantedDataset } from './plantedDataset';
+import { importPlantedProject } from './plantedDataset';
 
 let core: Core | null = null;
 afterEach(async () => {
@@ -25,12 +24,7 @@ afterEach(async () => {
 });
 
 async function importPlanted(dir: string, perClass: number) {
-  core = new Core();
-  const root = path.join(dir, 'data');
-  await writePlantedDataset(root, perClass, 0, 16);
-  await core.call('project:open', { file: path.join(dir, 'p.loupe'), create: true });
-  const { jobId } = await core.call('dataset:import', { source: root });
-  expect((await core.jobs.finished(jobId)).state).toBe('done');
+  core = (await importPlantedProject(dir, perClass, { size: 16 })).core;
   return core;
 }
 

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
+import { Core } from '../../../src/main/core';
 import { seededRandom } from '../../../src/main/train/folds';
 
 const colours: Record<string, [number, number, number]> = {
@@ -39,4 +40,23 @@ export async function writePlantedDataset(root: string, perClass: number, errors
     planted.push(rel);
   }
   return planted;
+}
+
+/**
+ * A fresh Core with a new project at dir/p.loupe into which the planted dataset (written to
+ * dir/data) was imported; the written paths of the planted errors come with it.
+ */
+export async function importPlantedProject(
+  dir: string,
+  perClass: number,
+  options: { errors?: number; size?: number } = {},
+): Promise<{ core: Core; planted: string[] }> {
+  const core = new Core();
+  const root = path.join(dir, 'data');
+  const planted = await writePlantedDataset(root, perClass, options.errors ?? 0, options.size);
+  await core.call('project:open', { file: path.join(dir, 'p.loupe'), create: true });
+  const { jobId } = await core.call('dataset:import', { source: root });
+  const job = await core.jobs.finished(jobId);
+  if (job.state !== 'done') throw new Error(`importing the planted dataset ended ${job.state}: ${job.error?.message ?? ''}`);
+  return { core, planted };
 }

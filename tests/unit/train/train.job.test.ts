@@ -1,8 +1,7 @@
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Core } from '../../../src/main/core';
 import { tempDir } from '../../helpers/fixtures';
-import { writePlantedDataset } from './plantedDataset';
+import { importPlantedProject } from './plantedDataset';
 
 let core: Core | null = null;
 afterEach(async () => {
@@ -11,13 +10,9 @@ afterEach(async () => {
 });
 
 async function importPlanted(dir: string, perClass: number, errors: number) {
-  core = new Core();
-  const root = path.join(dir, 'data');
-  const planted = await writePlantedDataset(root, perClass, errors);
-  await core.call('project:open', { file: path.join(dir, 'p.loupe'), create: true });
-  const { jobId } = await core.call('dataset:import', { source: root });
-  expect((await core.jobs.finished(jobId)).state).toBe('done');
-  return { core, planted };
+  const imported = await importPlantedProject(dir, perClass, { errors });
+  core = imported.core;
+  return imported;
 }
 
 describe('quick training through the core', () => {
