@@ -1,10 +1,13 @@
 /**
  * Training speed of the full model's small networks (small CNN, small ResNet; 28x28x1, 10 classes,
  * batch 64, Adam) on synthetic data: TF.js wasm with Loupe's kernels, TF.js cpu (a few small steps:
- * it is ~1 img/s), and PyTorch with the same thread count where `import torch` works. Images/s and
- * ratios, plus the slowest wasm kernels of one step. Nothing is asserted about time.
- * Options: --steps N (wasm, torch; default 10), --cpu-batch N (default 8), --threads N (wasm's
- * threaded build and torch; default 1), --no-cpu, --no-torch.
+ * it is ~1 img/s), TF.js WebGPU on dawn.node (a small batch and two steps; on a software adapter
+ * such as SwiftShader the row is flagged: a correctness path, not a GPU figure), and PyTorch with
+ * the same thread count where `import torch` works. Images/s and ratios, plus the slowest wasm
+ * kernels of one step. Nothing is asserted about time.
+ * Options: --steps N (wasm, torch; default 10), --cpu-batch N (default 8), --webgpu-batch N
+ * (default 8), --threads N (wasm's threaded build and torch; default 1), --no-cpu, --no-webgpu, --no-torch.
+ * WebGPU uses the SwiftShader software adapter where no hardware one is found (the bench opts in).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -157,7 +160,11 @@ export async function trainBench(args: string[]): Promise<void> {
     `backend: ${report.name} (Loupe kernels registered), ${gotThreads} thread(s), batch ${batch}, ${steps} timed steps after 2 warm-up;` +
       ` ${os.cpus().length} cores, load average ${os.loadavg()[0]!.toFixed(1)}`,
   );
-  const results: Record<string, Partial<Record<'wasm' | 'cpu' | 'torch', number>>> = {};
+  const results: Record<string, Partial<Record<'wasm' | 'cpu' | 'webgpu' | 'torch', number>>> = {};
+  const webgpuBatch = option(args, '--webgpu-batch', 8);
+  const webgpu = args.includes('--no-webgpu') ? null : await selectBackend({}, { choice: 'webgpu', software: true }).catch((error: unknown) => error as Error);
+  if (webgpu instanceof Error) console.log(`webgpu: not available (${webgpu.message})`);
+  const gpu = webgpu && !(webgpu instanceof Error) ? webgpu.report.device : null;
   for (const arch of ['cnn', 'resnet'] as const) {
     await tf.setBackend('wasm');
     const wasm = await tfjsSpeed(tf, arch, batch, 2, steps);
@@ -168,6 +175,16 @@ export async function trainBench(args: string[]): Promise<void> {
       const cpu = await tfjsSpeed(tf, arch, cpuBatch, 0, 1);
       results[arch].cpu = cpu.imagesPerSecond;
       console.log(`${arch} tfjs cpu: ${cpu.imagesPerSecond.toFixed(2)} img/s (batch ${cpuBatch}, 1 step)`);
+    }
+    if (gpu) {
+      await tf.setBackend('webgpu');
+      const started = performance.now();
+      const run = await tfjsSpeed(tf, arch, webgpuBatch, 1, 2);
+      results[arch].webgpu = run.imagesPerSecond;
+      const flag = gpu.software ? ' [SOFTWARE adapter: correctness only, not a GPU speed]' : '';
+      console.log(
+        `${arch} webgpu on ${gpu.label}${flag}: ${run.imagesPerSecond.toFixed(2)} img/s (batch ${webgpuBatch}, 2 steps after 1 warm-up; ${((performance.now() - started) / 1000).toFixed(0)} s with shader compiles)`,
+      );
     }
   }
   const python = args.includes('--no-torch') ? null : findTorchPython();
@@ -184,6 +201,7 @@ export async function trainBench(args: string[]): Promise<void> {
   for (const [arch, r] of Object.entries(results)) {
     const ratios = [
       r.cpu ? `wasm/cpu ${(r.wasm! / r.cpu).toFixed(0)}x` : null,
+      r.webgpu ? `webgpu/wasm ${(r.webgpu / r.wasm!).toFixed(2)}${gpu?.software ? ' (software adapter)' : ''}` : null,
       r.torch ? `wasm/torch ${(r.wasm! / r.torch).toFixed(2)}` : null,
     ].filter(Boolean);
     console.log(`${arch} ratios: ${ratios.join(', ') || 'no peers'}`);

@@ -7,15 +7,60 @@ import type { ImageId, JobId, SplitName } from './types';
 import { boundedText, filePath, requiredText } from './limits';
 import { augmentPresetNames } from './augment';
 
-/** The TF.js backends, best first. */
-export const backendNames = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+/** The TF.js backends, in the automatic order (best first; a software WebGPU adapter is never picked automatically). */
+export const backendNames = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
 /** A TF.js backend. */
 export type BackendName = (typeof backendNames)[number];
+/** What a run may ask for: 'auto' (the first backend that works) or one backend, forced (no fallback). */
+export const backendChoices = ['auto', ...backendNames] as const;
+/** A backend choice. */
+export type BackendChoice = (typeof backendChoices)[number];
+/** Where training runs: the training process, or (in the app) a hidden window running TF.js on WebGPU. */
+export const trainingHosts = ['process', 'window'] as const;
+/** A training host. */
+export type TrainingHost = (typeof trainingHosts)[number];
 
-/** Which backend ran, and why each better one did not load. */
+/** The device a backend computes on, as probed. */
+export interface BackendDevice {
+  /** What the Train view shows: "NVIDIA RTX 4070 via WebGPU", "SwiftShader (software) via WebGPU", "CPU (wasm, 1 thread)". */
+  label: string;
+  kind: 'gpu' | 'cpu';
+  vendor: string | null;
+  architecture: string | null;
+  description: string | null;
+  /** A software rasteriser (SwiftShader, llvmpipe, WARP): correct but slower than wasm, never chosen automatically. */
+  software: boolean;
+  /** WebGPU adapter limits that decide what fits (buffer sizes, storage buffers per stage); empty for CPUs. */
+  limits: Record<string, number>;
+}
+
+/** Which onnxruntime execution provider an ONNX backbone embeds with, and why each one before it was not used. */
+export interface ExecutionProviderReport {
+  /** The provider in use: 'cuda', 'dml', 'coreml', 'webgpu' or 'cpu'. */
+  provider: string;
+  /** What a person reads: "CUDA via onnxruntime", "CPU via onnxruntime". */
+  label: string;
+  tried: Array<{ name: string; loaded: boolean; reason: string | null }>;
+}
+
+/** One candidate backend as probed: whether it loaded, why not, and the device it found. */
+export interface BackendProbe {
+  name: BackendName;
+  loaded: boolean;
+  /** Why it was not used (a missing package or library by name, no adapter, a software adapter), or null. */
+  reason: string | null;
+  /** The device it found, where it got that far (a skipped software adapter has one). */
+  device?: BackendDevice;
+}
+
+/** Which backend ran, on what device and host, what was asked, and why each better one was not used. */
 export interface BackendReport {
   name: BackendName;
-  tried: Array<{ name: BackendName; loaded: boolean; reason: string | null }>;
+  /** 'auto' unless the user forced a backend. */
+  requested: BackendChoice;
+  host: TrainingHost;
+  device: BackendDevice;
+  tried: BackendProbe[];
 }
 
 /** Heads the quick model can train on embeddings. */
@@ -31,6 +76,8 @@ export const quickConfigSchema = z.object({
   views: z.number().int().min(0).max(16).default(4),
   head: z.enum(headKinds).default('softmax'),
   hidden: z.number().int().min(8).max(4096).default(256),
+  /** Dropout while training the head (softmax: on the standardised embedding; mlp: on the hidden layer); absent or 0: none. Never at predict time. */
+  dropout: z.number().min(0).max(0.9).optional(),
   /** Adam's step. 3e-4 suits fine-tuning a network; a linear head on standardised embeddings converges faster at 3e-3 with large batches (tuned on Fashion-MNIST). */
   learningRate: z.number().positive().max(1).default(3e-3),
   weightDecay: z.number().min(0).max(1).default(1e-4),
@@ -81,6 +128,8 @@ export const fullConfigSchema = z.object({
    * (metrics.train); then the final network on all train images gives valid and test.
    */
   folds: z.number().int().min(0).max(10).default(0),
+  /** The TF.js backend to train on: 'auto' (the first that works) or one forced, e.g. 'webgpu' (no fallback: a clear error if it cannot load). */
+  backend: z.enum(backendChoices).default('auto'),
 });
 
 /** A run's configuration: plain data stored with the run. A config without a mode is a quick run's. */
@@ -173,7 +222,17 @@ export interface ModelPrediction {
   /** The top classes, best first. */
   top: Array<{ name: string; probability: number }>;
   error: string | null;
+  /** With test-time augmentation: the views whose softmax probabilities were averaged (ttaViews, in that order); absent without it. */
+  views?: TtaView[];
 }
+
+/**
+ * Test-time augmentation's views, in the order they are averaged: the image as validation sees it,
+ * its horizontal flip, and four corner crops and a centre crop of 90% of each side, each resized
+ * back to the input size. Deterministic: the same image always gives the same views.
+ */
+export const ttaViews = ['original', 'hflip', 'crop-top-left', 'crop-top-right', 'crop-bottom-left', 'crop-bottom-right', 'crop-centre'] as const;
+export type TtaView = (typeof ttaViews)[number];
 
 /** Precision, recall and F1 of one class. */
 export interface ClassMetrics {
@@ -199,7 +258,7 @@ export interface RunMetrics {
   train: SplitMetrics | null;
   valid: SplitMetrics | null;
   test: SplitMetrics | null;
-  /** Full runs: the train images predicted by the network fitted on them. In-sample: for the train/valid gap, never an estimate of accuracy. */
+  /** The train images predicted by the final model fitted on them (full runs' network, quick runs' final head). In-sample: for the train/valid gap, never an estimate of accuracy. */
   trainInSample?: SplitMetrics | null;
 }
 
@@ -226,6 +285,8 @@ export interface BackboneUsed {
   dim: number;
   /** Why this backbone was used (for example why the pretrained one was not). */
   note: string | null;
+  /** ONNX backbones: the onnxruntime execution provider the run's embeddings were computed with (null: none computed, all cached, or not ONNX). */
+  providers?: ExecutionProviderReport | null;
 }
 
 /** Seconds spent in each step, and how much the cache saved. */
@@ -236,6 +297,8 @@ export interface RunTimings {
   embedded: number;
   cached: number;
   imagesPerSecond: number | null;
+  /** Full runs: the batch size that trained, and why it is smaller than the config's (it did not fit on the device; halved), else null. */
+  batch?: { size: number; note: string | null };
 }
 
 /** A run as the Runs view lists it. */
@@ -263,12 +326,65 @@ export interface RunSummary {
 /** A run with its curves. */
 export interface RunDetail extends RunSummary {
   curves: CurvePoint[];
+  /** Test-set trust (runs:get fills it for finished runs with labelled test predictions; null otherwise). */
+  trust?: TestTrust | null;
 }
 
 /** The kinds of review queue. */
 export const issueKinds = ['loss', 'label', 'confused', 'cell'] as const;
-/** loss: worst out-of-sample losses; label: likely label errors; confused: a most-confused pair; cell: a confusion cell. */
+/** loss: worst out-of-sample losses; label: likely label errors (the fused queue, or one signal with `sort`); confused: a most-confused pair; cell: a confusion cell. */
 export type IssueKind = (typeof issueKinds)[number];
+
+/**
+ * The label-error signals computed per labelled image of a run (each: higher = more likely wrong):
+ * selfConfidence 1 - p(given); margin (max other p - p(given) + 1) / 2; confident: confident-learning
+ * membership (train+valid rows among themselves, test rows on their own); knn: share of the k nearest
+ * neighbours (cosine on the run's embeddings) labelled otherwise; ensemble: share of other finished
+ * runs' out-of-sample predictions that disagree with the label; duplicate: a near-duplicate carries
+ * another label. Probabilities are temperature-calibrated first.
+ */
+export const labelSignals = ['selfConfidence', 'margin', 'confident', 'knn', 'ensemble', 'duplicate'] as const;
+/** One label-error signal. */
+export type LabelSignal = (typeof labelSignals)[number];
+/** How the 'label' queue is ordered: 'fused' (the default, every available signal combined) or one signal alone. */
+export const labelSorts = ['fused', ...labelSignals] as const;
+/** One of labelSorts. */
+export type LabelSort = (typeof labelSorts)[number];
+
+/** A row's signal values (null: not available for this run, e.g. no embeddings or no other run). */
+export interface RowSignals {
+  selfConfidence: number;
+  margin: number;
+  confident: boolean;
+  knn: number | null;
+  ensemble: number | null;
+  duplicate: boolean;
+  /** The fused score, 0..1 (higher = more likely wrong); orders the 'fused' queue. */
+  fused: number;
+  /** Estimated probability that the label is wrong (the row's share of the noise estimate). */
+  pWrong: number;
+}
+
+/** A nearest neighbour of a row in embedding space (for thumbnails: fetch by imageId or path). */
+export interface NeighbourRef {
+  imageId: ImageId;
+  path: string;
+  /** Its label at the run (null: unlabelled). */
+  given: string | null;
+  /** Cosine similarity, -1..1. */
+  similarity: number;
+}
+
+/** Why a row is flagged, as data (the row's `reason` says the same in words). */
+export interface WhyFlagged {
+  given: string;
+  givenProbability: number;
+  /** The class the signals suggest instead (the most probable other class, or the neighbours' majority). */
+  suggested: string;
+  suggestedProbability: number;
+  /** Of the `neighbours` nearest images, how many carry the suggested label and how many the given one; null without embeddings. */
+  neighbours: { count: number; suggested: number; given: number } | null;
+}
 
 /** One image in a review queue. */
 export interface IssueRow {
@@ -286,6 +402,57 @@ export interface IssueRow {
   fold: number;
   /** Why it is in the queue, in words. */
   reason: string;
+  /** Label-error signals of the row (every queue kind; null where the run has no signals for it, e.g. unlabelled). */
+  signals?: RowSignals | null;
+  /** Why it is flagged, as data ('label' queue rows). */
+  why?: WhyFlagged | null;
+  /** Its nearest images (by the run's embeddings), nearest first; empty without embeddings. */
+  neighbours?: NeighbourRef[];
+}
+
+/** How many wrong labels to expect, and how likely the next rows are wrong. */
+export interface NoiseEstimate {
+  /** Estimated share of the labels (of the queue's scope: all splits, or `split` when asked) that are wrong. */
+  noiseRate: number;
+  /** How many labels that is. */
+  labels: number;
+  /** Labelled images the estimate is over. */
+  of: number;
+  /** How it was estimated, in words. */
+  method: string;
+  /** Confident learning's own estimate over the same rows (for comparison; it counts model errors as label errors). */
+  confidentLearningRate: number;
+  /** From the page's offset: the expected share wrong of the next `count` rows of this queue ("the next 50 are about 60% likely to be wrong"). */
+  next: { count: number; expectedWrong: number; precision: number };
+}
+
+/** Temperature scaling of the run's out-of-sample probabilities, fitted on them (NLL), with ECE (15 bins) before and after. */
+export interface CalibrationReport {
+  temperature: number;
+  eceBefore: number;
+  eceAfter: number;
+  /** Rows it was fitted on. */
+  rows: number;
+}
+
+/** Which run feeds the queues, and why. */
+export interface QueueSource {
+  runId: number;
+  /** 'best': chosen by out-of-sample quality (the default); 'chosen': set by a person (review:setSource). */
+  how: 'best' | 'chosen';
+  /** Why this run, in words. */
+  reason: string;
+  /** The finished runs it was chosen among, best first. */
+  candidates: Array<{
+    runId: number;
+    mode: 'quick' | 'full';
+    /** Out-of-sample log loss and accuracy against the labels now, over the rows every candidate covers. */
+    logLoss: number;
+    accuracy: number;
+    /** Labelled images it has out-of-sample predictions for. */
+    covered: number;
+    finishedAt: number | null;
+  }>;
 }
 
 /** A page of a review queue. */
@@ -294,10 +461,55 @@ export interface IssuePage {
   total: number;
   rows: IssueRow[];
   /**
-   * For likely label errors: the share of the run's labels that confident learning estimates to be
-   * wrong, and how many labels that is, so a person can judge how many flags to expect. Null otherwise.
+   * For likely label errors: the estimated share and number of wrong labels, and the expected
+   * precision of the next rows from the page's offset. Null otherwise.
    */
-  estimate: { noiseRate: number; labels: number } | null;
+  estimate: NoiseEstimate | null;
+  /** The order used ('label' queue; null for the other kinds). */
+  sort?: LabelSort | null;
+  /** Calibration applied before the signals (null without a run). */
+  calibration?: CalibrationReport | null;
+  /** Which run feeds the queue when none was asked for (null when runId was given or there is no run). */
+  source?: QueueSource | null;
+  /** Signals this run has (knn needs embeddings, ensemble another run, duplicate the health check's set). */
+  available?: LabelSignal[];
+}
+
+/**
+ * Test-set trust: the same analysis on the test rows on their own. The estimated share of wrong
+ * test labels (with a 95% interval), and the test accuracy corrected for it: errors of the model on
+ * images whose label is itself wrong are not the model's.
+ */
+export interface TestTrust {
+  rows: number;
+  noiseRate: number;
+  interval: [number, number];
+  labels: number;
+  accuracy: number;
+  /** Accuracy against the labels estimated to be right: (correct + expected wrong labels among the misses) / rows, with its interval. */
+  correctedAccuracy: number;
+  correctedInterval: [number, number];
+  method: string;
+}
+
+/**
+ * The effect of one review session: the edit batches made between one finished run and the next
+ * (the change log is the source of truth). After the next run: how many of the images it touched the
+ * new model agrees with (predicts the label they have now), and the metric changes between the runs.
+ */
+export interface ReviewSession {
+  /** The run the session reviewed (the run before it), and the run trained after it (null: none yet). */
+  beforeRunId: number;
+  afterRunId: number | null;
+  batches: number;
+  firstAt: number;
+  lastAt: number;
+  /** Images touched: relabelled, removed (excluded) and marked reviewed (kept as labelled). */
+  touched: { total: number; relabelled: number; removed: number; reviewed: number };
+  /** Of the relabelled and reviewed images the next run predicted out-of-sample, how many it agrees with; null before the next run. */
+  agreement: { predicted: number; agrees: number; rate: number } | null;
+  /** after minus before, per split and metric (out-of-sample train, valid, test); empty before the next run. */
+  deltas: Array<{ split: 'train' | 'valid' | 'test'; metric: 'accuracy' | 'macroF1' | 'logLoss'; before: number; after: number; delta: number }>;
 }
 
 /** A pair of classes the model confuses, counted both ways. */
@@ -412,6 +624,8 @@ export const trainRequestSchemas = {
     id: runId,
     files: z.array(filePath('image file')).max(1000).default([]),
     images: z.array(z.object({ name: requiredText('name', 'image name'), base64: z.string().max(8 * 1024 * 1024, 'an image sent for prediction may be at most 6 MiB') })).max(16).default([]),
+    /** Test-time augmentation: average the probabilities over ttaViews (7 passes per image instead of 1). */
+    tta: z.boolean().default(false),
   }),
   /** How long a full config will take on this machine, from the rate measured by earlier full runs of the same arch and input (null seconds before one). */
   'train:estimate': z.object({ config: z.record(z.string(), z.unknown()).default({}) }),
@@ -428,7 +642,8 @@ export const trainRequestSchemas = {
     dryRun: z.boolean().default(false),
   }),
   'runs:list': z.object({}),
-  'runs:get': z.object({ id: runId }),
+  /** A run with its curves and, unless `trust` is false, its test-set trust (the first call per run computes the label-error signals: seconds). */
+  'runs:get': z.object({ id: runId, trust: z.boolean().default(true) }),
   'runs:compare': z.object({ a: runId, b: runId, limit: z.number().int().min(1).max(5000).default(200) }),
   /** One page of a review queue of a run (the latest finished run when omitted). */
   'review:queue': z.object({
@@ -438,9 +653,23 @@ export const trainRequestSchemas = {
     given: boundedText('className', 'given class').optional(),
     predicted: boundedText('className', 'predicted class').optional(),
     includeReviewed: z.boolean().default(false),
+    /** For 'label': the fused queue (default) or one signal alone. */
+    sort: z.enum(labelSorts).default('fused'),
+    /** Only rows of this split (every split when omitted); the estimate is then over that split. */
+    split: z.enum(['train', 'valid', 'test']).optional(),
     offset: z.number().int().min(0).default(0),
     limit: z.number().int().min(1).max(2000).default(50),
+    /** How many rows from `offset` the estimate's `next` covers. */
+    window: z.number().int().min(1).max(2000).default(50),
   }),
+  /** Which run feeds the queues by default, the candidates, and why. */
+  'review:source': z.object({}),
+  /** Choose the run that feeds the queues (null: back to the best by out-of-sample quality). */
+  'review:setSource': z.object({ runId: runId.nullable() }),
+  /** The nearest images of one image by a run's embeddings, with their labels (thumbnails on demand). */
+  'review:neighbours': z.object({ runId: runId.optional(), imageId: z.number().int().positive(), k: z.number().int().min(1).max(50).default(10) }),
+  /** Review sessions (edit batches between consecutive runs) and their effect on the next run. */
+  'runs:sessions': z.object({}),
   /** The most-confused class pairs of a run. */
   'review:pairs': z.object({ runId: runId.optional(), limit: z.number().int().min(1).max(500).default(20) }),
 } satisfies Record<string, z.ZodType>;
@@ -462,6 +691,10 @@ export interface TrainRequestOutputs {
   'runs:compare': RunComparison;
   'review:queue': IssuePage;
   'review:pairs': ConfusedPair[];
+  'review:source': QueueSource | null;
+  'review:setSource': QueueSource | null;
+  'review:neighbours': NeighbourRef[];
+  'runs:sessions': ReviewSession[];
 }
 
 /** Events of training. */

@@ -9,6 +9,7 @@ import { LoupeError } from '../../shared/errors';
 import type { AugmentConfig, Normalize } from '../../shared/augment';
 import { augmentImage, type AugmentSource } from './apply';
 import { rngFor, shuffled } from './random';
+import { batchCount } from '../train/batchSource';
 
 /** One training example: where its image is and its label (a class index, or a regression target). */
 export interface FeederItem extends AugmentSource {
@@ -62,11 +63,8 @@ export function normalizeTable(normalize: Normalize): Float32Array {
   return lut;
 }
 
-/** How many batches one epoch of these options gives. */
-export function batchCount(options: Pick<FeederOptions, 'items' | 'batchSize' | 'dropLast'>): number {
-  const n = options.items.length / options.batchSize;
-  return options.dropLast ? Math.floor(n) : Math.ceil(n);
-}
+/** How many batches one epoch of these options gives (defined beside the batch sources, which the GPU page bundles without sharp). */
+export { batchCount };
 
 /** Yields one epoch of batches in order; throws CANCELLED when the signal aborts. */
 export async function* feedBatches(options: FeederOptions): AsyncGenerator<Batch> {

@@ -4,7 +4,7 @@
  */
 import { LoupeError } from '../../shared/errors';
 import { assertNever } from '../../shared/assertNever';
-import type { IssuePage, IssueRow, TrainEstimate } from '../../shared/train';
+import type { BackendReport, IssuePage, IssueRow, LabelSort, TrainEstimate } from '../../shared/train';
 import type { JobInfo } from '../../shared/types';
 import type { Core } from '../core';
 import type { cliIssueKinds, Options } from './commands';
@@ -12,14 +12,21 @@ import type { cliIssueKinds, Options } from './commands';
 /** Options the two commands read. */
 export type TrainCliOptions = Pick<
   Options,
-  'json' | 'mode' | 'backbone' | 'folds' | 'kind' | 'limit' | 'offset' | 'arch' | 'epochs' | 'lr' | 'batch-size' | 'schedule' | 'preset' | 'seed' | 'resume'
+  'json' | 'mode' | 'backbone' | 'folds' | 'kind' | 'limit' | 'offset' | 'sort' | 'arch' | 'epochs' | 'lr' | 'batch-size' | 'schedule' | 'preset' | 'seed' | 'resume' | 'backend'
 >;
 
 type Print = (json: unknown, text: string) => void;
 
+/** "webgpu on SwiftShader (software) via WebGPU": the backend and the device it ran on (runs recorded before devices were: the name). */
+function backendLine(report: BackendReport | null | undefined): string {
+  if (!report) return 'an unknown backend';
+  return report.device ? `${report.name} on ${report.device.label}` : report.name;
+}
+
 /**
  * `loupe train --project P [--mode quick|full] [--backbone NAME|FILE] [--folds K] [--arch small-cnn|resnet-small]
- * [--epochs N] [--lr X] [--batch-size N] [--schedule constant|one-cycle|cosine] [--preset none|light|standard|strong] [--seed N] [--resume RUN] --json`.
+ * [--epochs N] [--lr X] [--batch-size N] [--schedule constant|one-cycle|cosine] [--preset none|light|standard|strong] [--seed N] [--resume RUN]
+ * [--backend auto|webgpu|wasm|tensorflow|tensorflow-gpu|cpu] --json`.
  * The core checks the config (VALIDATION names the field); here only numbers are read. A full run
  * prints its estimated time first (stderr; `estimate` in --json).
  */
@@ -35,6 +42,10 @@ export async function trainCommand(core: Core, options: TrainCliOptions, print: 
   if (options.schedule) config.schedule = options.schedule;
   if (options.preset) config.augment = options.preset;
   if (options.seed) config.seed = integer(options.seed, '--seed', 0);
+  if (options.backend) {
+    if (config.mode !== 'full') throw new LoupeError('VALIDATION', '--backend: only a full run (--mode full) trains a network; a quick run embeds with the backbone\'s own runtime.', { field: 'backend' });
+    config.backend = options.backend;
+  }
   const resume = options.resume ? integer(options.resume, '--resume') : undefined;
   // A full run's time on this machine, before it starts (from earlier full runs' measured rate).
   const estimate = config.mode === 'full' && resume === undefined ? await core.call('train:estimate', { config }) : null;
@@ -52,12 +63,14 @@ export async function trainCommand(core: Core, options: TrainCliOptions, print: 
   process.off('SIGINT', stop);
   unsubscribe();
   if (job.state === 'failed') throw job.error ?? new LoupeError('INTERNAL', 'training failed');
-  const run = await core.call('runs:get', { id: runId });
+  const run = await core.call('runs:get', { id: runId, trust: false });
   const seconds = run.timings?.totalSeconds ?? (Date.now() - run.startedAt) / 1000;
   const summary = {
     runId,
     state: job.state,
     backend: run.backend?.name ?? null,
+    device: run.backend?.device ?? null,
+    host: run.backend?.host ?? null,
     backendTried: run.backend?.tried ?? [],
     backbone: run.backbone,
     model: run.model,
@@ -73,9 +86,9 @@ export async function trainCommand(core: Core, options: TrainCliOptions, print: 
     job.state === 'cancelled'
       ? `Run ${runId} cancelled${run.resumable ? ` (resume it: loupe train --resume ${runId})` : ''}`
       : run.model
-        ? `Run ${runId}: ${seconds.toFixed(1)} s on ${run.backend?.name}, ${run.model.arch} (${run.model.parameters.toLocaleString('en')} parameters, best epoch ${run.model.bestEpoch ?? '—'})\n` +
+        ? `Run ${runId}: ${seconds.toFixed(1)} s on ${backendLine(run.backend)}, ${run.model.arch} (${run.model.parameters.toLocaleString('en')} parameters, best epoch ${run.model.bestEpoch ?? '—'})\n` +
           `accuracy: ${run.metrics?.train ? `train (out-of-sample) ${pct(run.metrics.train.accuracy)}, ` : ''}train (in-sample) ${pct(run.metrics?.trainInSample?.accuracy)}, valid ${pct(run.metrics?.valid?.accuracy)}, test ${pct(run.metrics?.test?.accuracy)}`
-        : `Run ${runId}: ${seconds.toFixed(1)} s on ${run.backend?.name} with ${run.backbone?.name}` +
+        : `Run ${runId}: ${seconds.toFixed(1)} s on ${backendLine(run.backend)} with ${run.backbone?.name}` +
           `${run.backbone?.note ? ` (${run.backbone.note})` : ''}\n` +
           `accuracy: train (out-of-sample) ${pct(run.metrics?.train?.accuracy)}, valid ${pct(run.metrics?.valid?.accuracy)}, test ${pct(run.metrics?.test?.accuracy)}`,
   );
@@ -83,15 +96,19 @@ export async function trainCommand(core: Core, options: TrainCliOptions, print: 
 }
 
 /**
- * `loupe issues --project P --kind loss|label|confused [--limit N] [--offset K] --json`: the latest
- * run's queue, worst first, rows K..K+N. No cap on N: the queue is read in pages of reviewPageSize.
+ * `loupe issues --project P --kind loss|label|confused [--sort SIGNAL] [--limit N] [--offset K] --json`:
+ * the queue of the run that feeds Review (the best by out-of-sample quality, or the one chosen),
+ * worst first, rows K..K+N, each with its signals, why it is flagged and its nearest images; label
+ * errors come with how many to expect. No cap on N: the queue is read in pages of reviewPageSize.
  */
 export async function issuesCommand(core: Core, options: TrainCliOptions, print: Print): Promise<number> {
   // Required, and one of cliIssueKinds: the table has checked.
   const kind = options.kind as (typeof cliIssueKinds)[number];
   const limit = options.limit ? integer(options.limit, '--limit') : 20;
   const offset = options.offset ? integer(options.offset, '--offset', 0) : 0;
-  let query: { kind: 'loss' | 'label' | 'confused'; given?: string; predicted?: string } | null;
+  // One of labelSorts when given: the table has checked.
+  const sort = (options.sort ?? 'fused') as LabelSort;
+  let query: { kind: 'loss' | 'label' | 'confused'; given?: string; predicted?: string; sort?: LabelSort } | null;
   switch (kind) {
     case 'confused': {
       // The most-confused pair's images, both ways.
@@ -100,8 +117,10 @@ export async function issuesCommand(core: Core, options: TrainCliOptions, print:
       break;
     }
     case 'loss':
-    case 'label':
       query = { kind };
+      break;
+    case 'label':
+      query = { kind, sort };
       break;
     default:
       return assertNever(kind, '--kind');
@@ -117,12 +136,26 @@ export async function issuesCommand(core: Core, options: TrainCliOptions, print:
       if (next.rows.length < want || rows.length >= limit) break;
     }
   }
-  const rows = page.rows.map((r) => ({ path: r.path, given: r.given, predicted: r.predicted, probability: r.probability, loss: r.loss, split: r.split, reason: r.reason }));
+  const rows = page.rows.map((r) => ({
+    path: r.path,
+    given: r.given,
+    predicted: r.predicted,
+    probability: r.probability,
+    loss: r.loss,
+    split: r.split,
+    reason: r.reason,
+    signals: r.signals ?? null,
+    why: r.why ?? null,
+    neighbours: (r.neighbours ?? []).map((n) => ({ path: n.path, given: n.given, similarity: n.similarity })),
+  }));
+  const estimate = page.estimate
+    ? `About ${page.estimate.labels} of ${page.estimate.of} labels (${(page.estimate.noiseRate * 100).toFixed(1)}%) are likely wrong; the next ${page.estimate.next.count} are about ${Math.round(page.estimate.next.precision * 100)}% likely to be wrong.`
+    : null;
   print(
-    { runId: page.runId, total: page.total, rows },
+    { runId: page.runId, total: page.total, rows, sort: page.sort ?? null, estimate: page.estimate, calibration: page.calibration ?? null, source: page.source ?? null },
     page.runId === null
       ? 'No finished run: run `loupe train` first.'
-      : [`${page.total} images (run ${page.runId}); worst first:`, ...rows.map((r) => `${r.path}  ${r.given} → ${r.predicted} (p ${r.probability.toFixed(2)}, loss ${r.loss.toFixed(2)})`)].join('\n'),
+      : [...(estimate ? [estimate] : []), `${page.total} images (run ${page.runId}); worst first:`, ...rows.map((r) => `${r.path}  ${r.given} → ${r.predicted} (p ${r.probability.toFixed(2)}, loss ${r.loss.toFixed(2)})`)].join('\n'),
   );
   return 0;
 }

@@ -10,7 +10,7 @@ import type { Core } from '../core';
 import type { Options } from './commands';
 
 /** Options the two commands read. */
-export type TrainToolCliOptions = Pick<Options, 'json' | 'arch' | 'lr' | 'batch-size' | 'seed'>;
+export type TrainToolCliOptions = Pick<Options, 'json' | 'arch' | 'lr' | 'batch-size' | 'seed' | 'backend'>;
 
 type Print = (json: unknown, text: string) => void;
 
@@ -24,6 +24,7 @@ function configOf(options: TrainToolCliOptions): Record<string, unknown> {
   }
   if (options['batch-size']) config.batchSize = whole(options['batch-size'], '--batch-size', 1);
   if (options.seed) config.seed = whole(options.seed, '--seed', 0);
+  if (options.backend) config.backend = options.backend;
   return config;
 }
 

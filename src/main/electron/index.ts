@@ -12,7 +12,8 @@ import { ipcChannel, requestNames } from '../../shared/contract';
 import { LoupeError, toErrorInfo } from '../../shared/errors';
 import type { ImageId } from '../../shared/types';
 import { Core } from '../core';
-import { utilityTrainer } from './trainer';
+import { closeGpuWindows, enableWebGpu, gpuWindowOptions, gpuWindowSpawner } from './gpuHost';
+import { routedTrainer, utilityTrainer } from './trainer';
 import { denyPermissions, guardWebContents, isOwnPage, rendererUrl, withSecurityHeaders } from './security';
 
 protocol.registerSchemesAsPrivileged([
@@ -22,7 +23,9 @@ protocol.registerSchemesAsPrivileged([
 const ownPage = rendererUrl({ isPackaged: app.isPackaged, env: process.env, builtDir: path.join(__dirname, '../renderer') });
 app.on('web-contents-created', (_event, contents) => guardWebContents(contents, ownPage));
 
-const core = new Core({ trainer: utilityTrainer });
+enableWebGpu();
+// Full runs that ask for WebGPU train in a hidden window (dawn.node cannot load in Electron); the rest in the utility process.
+const core = new Core({ trainer: routedTrainer(utilityTrainer, gpuWindowSpawner(gpuWindowOptions(__dirname, ownPage))), warmQueues: true });
 let window: BrowserWindow | null = null;
 
 /** Only our own window's top frame, showing our own page, may call the core. */
@@ -86,7 +89,11 @@ function createWindow(): void {
       nodeIntegration: false,
     },
   });
-  window.on('closed', () => (window = null));
+  window.on('closed', () => {
+    window = null;
+    // A hidden GPU window would keep the app running after its window closed.
+    closeGpuWindows();
+  });
   void window.loadURL(ownPage);
 }
 

@@ -12,6 +12,8 @@ import { baselineDim, baselineFeatures, sharpOf, type ImageInput } from './basel
 import type { BackboneSpec } from './backbones';
 import { assertNever } from '../../shared/assertNever';
 import { tfjsFormat } from './modelFiles';
+import type { ExecutionProviderReport } from '../../shared/train';
+import { createSession, type ProviderOptions } from './onnxProviders';
 
 /** Turns a batch of images into one vector each. */
 export interface Extractor {
@@ -22,10 +24,15 @@ export interface Extractor {
   readonly batchSize: number;
   embed(images: ImageInput[]): Promise<Float32Array[]>;
   dispose(): Promise<void>;
+  /** ONNX models: the execution provider that runs them and why better ones did not; null for the others. */
+  readonly providers: ExecutionProviderReport | null;
 }
 
-/** Loads the extractor a spec names. `tf` is needed for TF.js models only. */
-export async function loadExtractor(spec: BackboneSpec, tf?: typeof Tf): Promise<Extractor> {
+/**
+ * Loads the extractor a spec names. `tf` is needed for TF.js models only; `providers` chooses
+ * onnxruntime's execution providers for ONNX models (default: the platform's GPU providers, then CPU).
+ */
+export async function loadExtractor(spec: BackboneSpec, tf?: typeof Tf, providers?: ProviderOptions): Promise<Extractor> {
   switch (spec.kind) {
     case 'baseline':
       return {
@@ -34,9 +41,10 @@ export async function loadExtractor(spec: BackboneSpec, tf?: typeof Tf): Promise
         batchSize: 64,
         embed: (images) => Promise.all(images.map((image) => baselineFeatures(image))),
         dispose: async () => {},
+        providers: null,
       };
     case 'onnx':
-      return loadOnnx(spec);
+      return loadOnnx(spec, providers);
     case 'tfjs':
       if (!tf) throw new LoupeError('BACKEND_UNAVAILABLE', 'A TF.js backbone needs a TF.js backend.');
       return loadTfjs(spec, tf);
@@ -100,10 +108,12 @@ export function toVectors(data: Float32Array, dims: readonly number[], layout: '
   return out;
 }
 
-async function loadOnnx(spec: BackboneSpec): Promise<Extractor> {
+async function loadOnnx(spec: BackboneSpec, providers: ProviderOptions = {}): Promise<Extractor> {
   const ort = await import('onnxruntime-node');
   if (!spec.file) throw new LoupeError('NOT_FOUND', `Backbone ${spec.name} has no file.`);
-  const session = await ort.InferenceSession.create(spec.file, { intraOpNumThreads: 0, graphOptimizationLevel: 'all' });
+  // LOUPE_ORT_PROVIDERS=cpu (or a list) pins the providers, as LOUPE_BACKEND pins the TF.js backend.
+  const pinned = process.env.LOUPE_ORT_PROVIDERS?.split(',').filter(Boolean);
+  const { session, report } = await createSession(ort, spec.file, { intraOpNumThreads: 0, graphOptimizationLevel: 'all' }, { providers: pinned, ...providers });
   const inputName = session.inputNames[0]!;
   const outputName = session.outputNames[0]!;
   const meta = session.inputMetadata?.[0];
@@ -138,6 +148,7 @@ async function loadOnnx(spec: BackboneSpec): Promise<Extractor> {
     batchSize: 32,
     embed,
     dispose: () => session.release(),
+    providers: report,
   };
 }
 
@@ -171,6 +182,7 @@ async function loadTfjs(spec: BackboneSpec, tf: typeof Tf): Promise<Extractor> {
     dispose: async () => {
       model.dispose();
     },
+    providers: null,
   };
 }
 

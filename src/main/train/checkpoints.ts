@@ -23,6 +23,11 @@ export interface CheckpointState {
   optimizerScalars: Record<string, number>;
   /** Why the fit ended at this epoch (early stopping), or null: a resume then trains no further. */
   stopped: string | null;
+  /**
+   * The batch size the steps were counted at: smaller than the config's when a batch did not fit
+   * on the device and was halved, so a resume continues at it. Absent in older checkpoints (the config's).
+   */
+  batchSize?: number;
 }
 
 /** One checkpoint. */

@@ -256,10 +256,11 @@ export async function runFullJob(
       backend: answer.report,
       metrics: { train: trainMetrics, valid: metricsOf('valid'), test: metricsOf('test'), trainInSample: metricsOf('train') },
       model: { ...model, bestEpoch: answer.bestEpoch, lastCheckpointEpoch: epochs.last ?? null },
-      timings: { totalSeconds: seconds, embedSeconds: 0, trainSeconds: answer.trainSeconds, embedded: 0, cached: 0, imagesPerSecond: answer.imagesPerSecond },
+      timings: { totalSeconds: seconds, embedSeconds: 0, trainSeconds: answer.trainSeconds, embedded: 0, cached: 0, imagesPerSecond: answer.imagesPerSecond, batch: answer.batch },
       finishedAt: Date.now(),
     });
     hooks.onStatus(runId, 'done');
+    if (answer.batch.note) ctx.log(`run ${runId}: ${answer.batch.note}`);
     ctx.log(`run ${runId} done: ${answer.epochs} epochs in ${seconds.toFixed(1)} s on ${answer.report.name}${answer.stopped ? ` (${answer.stopped})` : ''}`);
     return { runId, backend: answer.report.name, seconds, epochs: answer.epochs, stopped: answer.stopped };
   } catch (error) {

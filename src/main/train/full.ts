@@ -7,6 +7,12 @@
  * and at the end a prediction for every image. With config.folds = k >= 2, k fold networks first,
  * each trained by the same trainOne on the other folds of train, predict their held-out fold
  * (out-of-sample train predictions); then the final network as above gives valid and test.
+ *
+ * Host-agnostic: it receives a `tf` (ctx.tf) and its batches and backbones from `FullSources`
+ * (batchSource.ts): the sharp feeder in the training process, batches sent over a MessagePort in
+ * the GPU window. A batch that does not fit on the device is halved and the epoch retried, said in
+ * the log and in the answer. The next batch's tensors are made while the current one trains, so
+ * the upload overlaps the step.
  */
 import type * as Tf from '@tensorflow/tfjs';
 import { z } from 'zod';
@@ -14,12 +20,13 @@ import type { AugmentConfig } from '../../shared/augment';
 import { networkPipeline } from './pipeline';
 import { LoupeError } from '../../shared/errors';
 import { fullConfigSchema, type BackendReport, type CurvePoint, type FullConfig } from '../../shared/train';
-import { batchCount, feedBatches, type Batch, type FeederItem } from '../augment/feeder';
+import type { Batch, FeederItem } from '../augment/feeder';
 import { architectureNames, buildNet, netSpec, type NamedWeights, type Net } from '../model/archSpec';
 import type { BackboneSpec } from '../model/backbones';
-import { loadFinetuneNet } from '../model/finetuneNet';
+import { batchCount, type BatchRequest, type FullSources } from './batchSource';
 import type { CheckpointState } from './checkpoints';
-import { checkpoints, curves, earlyStopping, fit, learningRateSchedule, schedules, throughput, validation, type Callback, type Schedule } from './engine';
+import { checkpoints, curves, earlyStopping, fit, learningRateSchedule, schedules, throughput, validation, type Callback, type FitResult, type Schedule } from './engine';
+import { halvedBatch, isOutOfMemory } from './outOfMemory';
 import { freezeSchedule, groupedAdam, liveTrainable } from './finetune';
 import type { KindContext } from './kinds/types';
 import { stratifiedFolds } from './folds';
@@ -110,6 +117,18 @@ export interface FullAnswer {
   /** Images fed to training per second of training, every network together: the rate an estimate uses. */
   imagesPerSecond: number | null;
   report: BackendReport;
+  /** The batch size the run trained with, and why it is smaller than the config's (it did not fit on the device), else null. */
+  batch: { size: number; note: string | null };
+}
+
+/** A host's sources for a full run: its batches and callbacks, and how it reads a fit that failed. */
+export interface FullHostSources extends FullSources {
+  /**
+   * Called with the error of a fit that failed, before it is judged out of memory or not; answers
+   * the error to judge. The GPU window closes the WebGPU error scope a failed step left open and
+   * answers DeviceOutOfMemory when the device reported running out of memory in it.
+   */
+  failedFit?(error: unknown): Promise<unknown>;
 }
 
 /** Scheduled rates by name. */
@@ -194,7 +213,7 @@ interface OneResult {
  * other folds of the train images and predicting its held-out fold (sent to the core as a 'fold'
  * message), then the final network on every train image, exactly as a run without folds.
  */
-export async function runFull(input: FullInput, ctx: KindContext): Promise<FullAnswer> {
+export async function runFull(input: FullInput, ctx: KindContext, sources: FullHostSources): Promise<FullAnswer> {
   const { tf, report } = await ctx.tf();
   const { config } = input;
   ctx.log(`TF.js backend: ${report.name}`);
@@ -203,6 +222,9 @@ export async function runFull(input: FullInput, ctx: KindContext): Promise<FullA
   const k = foldsOf(config);
   let fed = 0;
   let seconds = 0;
+  // Halved when a batch does not fit; later networks of the run start from the size that fitted.
+  const batch = resumedBatch(input);
+  const host: Host = { sources, batch };
   if (k > 0 && !input.resume) {
     if (train.length < k) throw new LoupeError('CONFLICT', `config.folds: ${k} folds need at least ${k} train images; the train split has ${train.length}.`, { field: 'config.folds' });
     const assignment = stratifiedFolds(train.map((i) => i.label), k, config.seed);
@@ -211,14 +233,14 @@ export async function runFull(input: FullInput, ctx: KindContext): Promise<FullA
       const others = train.filter((_, i) => assignment[i] !== f);
       const phase = `fold ${f + 1}/${k}`;
       ctx.log(`${phase}: training on ${others.length} images, then predicting the ${heldOut.length} held out`);
-      const one = await trainOne(tf, input, ctx, { phase, seed: config.seed + f + 1, train: others, predict: heldOut, resume: null, isFinal: false });
+      const one = await trainOne(tf, input, ctx, host, { phase, seed: config.seed + f + 1, train: others, predict: heldOut, resume: null, isFinal: false });
       fed += one.imagesFed;
       seconds += one.trainSeconds;
       ctx.emit({ type: 'fold', fold: f, folds: k, trained: one.trained, heldOut: heldOut.map((i) => i.id), probabilities: one.probabilities } satisfies FullFoldMessage);
     }
   }
   if (k > 0) ctx.log(input.resume ? 'resuming the final network (the fold networks had finished)' : 'final network: all train images');
-  const final = await trainOne(tf, input, ctx, { phase: 'train', seed: config.seed, train, predict: input.items, resume: input.resume, isFinal: true });
+  const final = await trainOne(tf, input, ctx, host, { phase: 'train', seed: config.seed, train, predict: input.items, resume: input.resume, isFinal: true });
   fed += final.imagesFed;
   seconds += final.trainSeconds;
   return {
@@ -230,16 +252,34 @@ export async function runFull(input: FullInput, ctx: KindContext): Promise<FullA
     trainSeconds: seconds,
     imagesPerSecond: fed > 0 && seconds > 0 ? fed / seconds : null,
     report,
+    batch,
   };
 }
 
+/**
+ * The batch size a run starts at: the config's, or on a resume the size its checkpoint's steps were
+ * counted at (a batch halved before the interruption stays halved), said in the note.
+ */
+function resumedBatch(input: FullInput): Host['batch'] {
+  const configured = input.config.batchSize;
+  const saved = input.resume?.state.batchSize;
+  if (saved === undefined || !Number.isInteger(saved) || saved < 1 || saved >= configured) return { size: configured, note: null };
+  return { size: saved, note: `batch ${configured} did not fit on the device before the resume; continuing at ${saved}` };
+}
+
+/** What the networks of one run share: the host's sources and the batch size that fits. */
+interface Host {
+  sources: FullHostSources;
+  batch: { size: number; note: string | null };
+}
+
 /** Trains one network on `one.train` (validating on the valid split), then predicts `one.predict`: the one loop of every full-run network. */
-async function trainOne(tf: typeof Tf, input: FullInput, ctx: KindContext, one: OneNetwork): Promise<OneResult> {
+async function trainOne(tf: typeof Tf, input: FullInput, ctx: KindContext, host: Host, one: OneNetwork): Promise<OneResult> {
   const { config: runConfig, inputSize: size, channels } = input;
   // The network's own seed: weights, batch order and augmentation.
   const config = { ...runConfig, seed: one.seed };
   const classes = input.classes.length;
-  const finetune = input.arch === 'finetune' ? await loadFinetuneNet(tf, requireBackbone(input.backbone), classes, config.seed) : null;
+  const finetune = input.arch === 'finetune' ? await finetuneOf(host.sources)(tf, requireBackbone(input.backbone), classes, config.seed) : null;
   const net: Net = finetune ?? buildNet(tf, netSpec(input.arch as Exclude<FullInput['arch'], 'finetune'>, [size, size, channels], classes), config.seed);
   if (finetune) {
     const [h, w, c] = finetune.spec.inputShape;
@@ -261,6 +301,8 @@ async function trainOne(tf: typeof Tf, input: FullInput, ctx: KindContext, one: 
     x: tf.tensor4d(batch.x, [batch.size, size, size, channels]),
     labels: tf.tensor1d(Int32Array.from(batch.y), 'int32'),
   });
+  const feed = (request: Omit<BatchRequest, 'config' | 'batchSize' | 'seed' | 'channels'>) =>
+    host.sources.batches({ config: augment, batchSize: host.batch.size, seed: config.seed, channels, ...request }, ctx.signal);
   // What the network is actually fed: the fold audit and the run's measured rate.
   const trained = new Set<number>();
   let imagesFed = 0;
@@ -284,8 +326,8 @@ async function trainOne(tf: typeof Tf, input: FullInput, ctx: KindContext, one: 
     const evaluate = async (): Promise<{ loss: number; accuracy: number }> => {
       let loss = 0;
       let correct = 0;
-      for await (const batch of feedBatches({ items: valid, config: augment, batchSize: config.batchSize, seed: config.seed, epoch: 0, augment: false, shuffle: false, channels, signal: ctx.signal })) {
-        const probabilities = predictBatch(tf, net, batch, size, channels);
+      for await (const batch of feed({ items: valid, epoch: 0, augment: false, shuffle: false })) {
+        const probabilities = await predictBatch(tf, net, batch, size, channels);
         for (let r = 0; r < batch.size; r++) {
           const row = probabilities.subarray(r * classes, (r + 1) * classes);
           const label = batch.y[r]!;
@@ -324,16 +366,22 @@ async function trainOne(tf: typeof Tf, input: FullInput, ctx: KindContext, one: 
         step: s.step,
         weights: await copyWeights(net),
         optimizer: optimizerNow.weights,
-        state: { best: stopper?.best() ?? null, since, optimizerScalars: optimizerNow.scalars, stopped: s.stop?.reason ?? null },
+        state: { best: stopper?.best() ?? null, since, optimizerScalars: optimizerNow.scalars, stopped: s.stop?.reason ?? null, batchSize: host.batch.size },
         isBest: stopper ? stopper.best()?.epoch === s.epoch : false,
       };
       ctx.emit(message);
     });
+    // The last step drawn per kind: an epoch retried at a halved batch may count again steps its
+    // failed attempt already drew (only in a network's first epoch; later ones restart above them).
+    const drawn = new Map<CurvePoint['kind'], number>();
     const curvePoint = curves((p) => {
+      const step = p.kind === 'batch' ? p.step : p.epoch;
+      if (step <= (drawn.get(p.kind) ?? -1)) return;
+      drawn.set(p.kind, step);
       const point: CurvePoint = {
         phase: one.phase,
         kind: p.kind,
-        step: p.kind === 'batch' ? p.step : p.epoch,
+        step,
         loss: p.loss,
         valLoss: p.valLoss,
         valAccuracy: p.valAccuracy,
@@ -346,32 +394,52 @@ async function trainOne(tf: typeof Tf, input: FullInput, ctx: KindContext, one: 
       const left = secondsLeft === null ? '' : `, about ${Math.ceil(secondsLeft)} s left`;
       ctx.progress(`${training}: ${imagesPerSecond.toFixed(1)} images/s${left}`, step, totalSteps ?? step);
     });
-    const batchesPerEpoch = batchCount({ items: train, batchSize: config.batchSize });
     const alreadyStopped = resume?.state.stopped ?? null;
     let result = { epochs: resume?.epoch ?? 0, steps: resume?.step ?? 0, stopped: alreadyStopped };
     if (alreadyStopped === null) {
       const trainable = classifier(tf, net, { weightDecay: config.weightDecay });
-      const fitted = await fit<ImageBatch>({
-        model: finetune ? liveTrainable(trainable, finetune) : trainable,
-        batches: (epoch) => tensorBatches(fedBatches(feedBatches({ items: train, config: augment, batchSize: config.batchSize, seed: config.seed, epoch, channels, signal: ctx.signal })), toTensors),
-        batchesPerEpoch,
-        epochs: config.epochs,
-        startEpoch: (resume?.epoch ?? 0) + 1,
-        startStep: resume?.step ?? 0,
-        optimizer,
-        learningRate: config.learningRate,
-        signal: ctx.signal,
-        release: disposeBatch,
-        callbacks: [
-          ...(finetune ? [freezeSchedule(finetune, config.frozenEpochs, (frozen, epoch) => ctx.log(`epoch ${epoch}: backbone ${frozen ? 'frozen' : 'unfrozen'}`))] : []),
-          learningRateSchedule(scheduleOf(config)),
-          ...(stopper ? [validation(evaluate), stopper, tracking] : []),
-          // Only the final network checkpoints: a resume continues it, never a fold network.
-          ...(one.isFinal ? [checkpoint] : []),
-          curvePoint,
-          progress,
-        ],
-      });
+      // Where an out-of-memory retry starts again: the epoch that failed, at the step count before
+      // it, counted at `batchSize` (the size the steps were taken at).
+      const done = { epoch: resume?.epoch ?? 0, step: resume?.step ?? 0, batchSize: host.batch.size };
+      const finished: Callback = {
+        afterEpoch: (s) => {
+          done.epoch = s.epoch;
+          done.step = s.step;
+        },
+      };
+      const fitOnce = (): Promise<FitResult> => {
+        const batchesPerEpoch = batchCount({ items: train, batchSize: host.batch.size });
+        if (done.batchSize !== host.batch.size) {
+          // The batch was halved: the epochs done are counted again in steps of the new size, so the
+          // schedules (and the time left) see the same fraction of the fit done as before.
+          done.step = done.epoch * batchesPerEpoch;
+          done.batchSize = host.batch.size;
+        }
+        return fit<ImageBatch>({
+          model: finetune ? liveTrainable(trainable, finetune) : trainable,
+          batches: (epoch) => tensorBatches(fedBatches(feed({ items: train, epoch })), toTensors, disposeBatch),
+          batchesPerEpoch,
+          epochs: config.epochs,
+          startEpoch: done.epoch + 1,
+          startStep: done.step,
+          optimizer,
+          learningRate: config.learningRate,
+          signal: ctx.signal,
+          release: disposeBatch,
+          callbacks: [
+            ...(finetune ? [freezeSchedule(finetune, config.frozenEpochs, (frozen, epoch) => ctx.log(`epoch ${epoch}: backbone ${frozen ? 'frozen' : 'unfrozen'}`))] : []),
+            learningRateSchedule(scheduleOf(config)),
+            ...(host.sources.callbacks ?? []),
+            ...(stopper ? [validation(evaluate), stopper, tracking] : []),
+            // Only the final network checkpoints: a resume continues it, never a fold network.
+            ...(one.isFinal ? [checkpoint] : []),
+            finished,
+            curvePoint,
+            progress,
+          ],
+        });
+      };
+      const fitted = await fitHalving(fitOnce, host, ctx);
       result = { epochs: fitted.epochs, steps: fitted.steps, stopped: fitted.stopped };
       if (fitted.stopped) ctx.log(`stopped early: ${fitted.stopped}`);
     } else if (stopper && resume?.bestWeights) {
@@ -388,7 +456,7 @@ async function trainOne(tf: typeof Tf, input: FullInput, ctx: KindContext, one: 
         step: result.steps,
         weights: await copyWeights(net),
         optimizer: optimizerNow.weights,
-        state: { best: null, since: 0, optimizerScalars: optimizerNow.scalars, stopped: result.stopped },
+        state: { best: null, since: 0, optimizerScalars: optimizerNow.scalars, stopped: result.stopped, batchSize: host.batch.size },
         isBest: true,
       } satisfies FullCheckpointMessage);
     }
@@ -398,8 +466,8 @@ async function trainOne(tf: typeof Tf, input: FullInput, ctx: KindContext, one: 
     const probabilities = new Float32Array(one.predict.length * classes);
     const row = new Map(one.predict.map((item, i) => [item.id, i]));
     let done = 0;
-    for await (const batch of feedBatches({ items: one.predict.map(feederItem), config: augment, batchSize: config.batchSize, seed: config.seed, epoch: 0, augment: false, shuffle: false, channels, signal: ctx.signal })) {
-      const p = predictBatch(tf, net, batch, size, channels);
+    for await (const batch of feed({ items: one.predict.map(feederItem), epoch: 0, augment: false, shuffle: false })) {
+      const p = await predictBatch(tf, net, batch, size, channels);
       batch.ids.forEach((id, r) => probabilities.set(p.subarray(r * classes, (r + 1) * classes), row.get(id)! * classes));
       done += batch.size;
       ctx.progress(predicting, done, one.predict.length);
@@ -425,12 +493,74 @@ function requireBackbone(backbone: BackboneSpec | null | undefined): BackboneSpe
   return backbone;
 }
 
-async function* tensorBatches(source: AsyncIterable<Batch>, toTensors: (batch: Batch) => ImageBatch): AsyncGenerator<ImageBatch> {
-  for await (const batch of source) yield toTensors(batch);
+/**
+ * Fits, and when a step runs out of device memory halves the batch and fits again from the epoch
+ * that failed (the steps it had taken are kept: the weights only trained a little more), until one
+ * image does not fit either. `fitOnce` reads `batch.size` anew each time (and recounts the steps
+ * done at it). The host reads the error first (failedFit). Says so in the log and in `batch.note`.
+ */
+async function fitHalving(fitOnce: () => Promise<FitResult>, host: Host, ctx: KindContext): Promise<FitResult> {
+  const { batch } = host;
+  for (;;) {
+    try {
+      return await fitOnce();
+    } catch (thrown) {
+      const error = host.sources.failedFit ? await host.sources.failedFit(thrown) : thrown;
+      const next = isOutOfMemory(error) ? halvedBatch(batch.size) : null;
+      if (next === null) throw error;
+      const note = `batch ${batch.size} did not fit on the device; halved to ${next}`;
+      ctx.log(`${note} and retrying the epoch`);
+      batch.note = batch.note === null ? note : `${batch.note}; ${note}`;
+      batch.size = next;
+    }
+  }
 }
 
-function predictBatch(tf: typeof Tf, net: Net, batch: Batch, size: number, channels: number): Float32Array {
-  return tf.tidy(() => tf.softmax(net.apply(tf.tensor4d(batch.x, [batch.size, size, size, channels]), false)).dataSync() as Float32Array).slice();
+function finetuneOf(sources: FullSources): NonNullable<FullSources['loadFinetune']> {
+  if (!sources.loadFinetune) {
+    throw new LoupeError('CONFLICT', 'This training host cannot read backbone files, so it cannot fine-tune; train a built-in network (small-cnn, resnet-small) here, or fine-tune on another backend.');
+  }
+  return sources.loadFinetune;
+}
+
+/**
+ * The source's batches as tensors, one batch ahead: the next batch is uploaded while the current
+ * one trains. Every batch made is freed: by the engine's release once used, or here when the
+ * epoch ends early (a stop, a cancel, an error).
+ */
+async function* tensorBatches(source: AsyncIterable<Batch>, toTensors: (batch: Batch) => ImageBatch, dispose: (batch: ImageBatch) => void): AsyncGenerator<ImageBatch> {
+  const iterator = source[Symbol.asyncIterator]();
+  let ahead: ImageBatch | null = null;
+  try {
+    let next = await iterator.next();
+    if (!next.done) ahead = toTensors(next.value);
+    while (ahead) {
+      const current: ImageBatch = ahead;
+      ahead = null;
+      try {
+        next = await iterator.next();
+        if (!next.done) ahead = toTensors(next.value);
+      } catch (error) {
+        // Not handed to the engine yet: free it here.
+        dispose(current);
+        throw error;
+      }
+      yield current;
+    }
+  } finally {
+    if (ahead) dispose(ahead);
+    await iterator.return?.();
+  }
+}
+
+/** Softmax probabilities of a batch, read back asynchronously (a synchronous read stalls a GPU backend, and can lose WebGPU's device). */
+async function predictBatch(tf: typeof Tf, net: Net, batch: Batch, size: number, channels: number): Promise<Float32Array> {
+  const probabilities = tf.tidy(() => tf.softmax(net.apply(tf.tensor4d(batch.x, [batch.size, size, size, channels]), false)));
+  try {
+    return Float32Array.from(await probabilities.data());
+  } finally {
+    probabilities.dispose();
+  }
 }
 
 function argmax(row: ArrayLike<number>): number {

@@ -47,7 +47,9 @@ export function classifier(tf: typeof Tf, net: Net, options: { weightDecay?: num
     loss: (batch) => {
       const ce = crossEntropy(tf, net, batch);
       if (decay === 0) return ce;
-      return tf.tidy(() => tf.add(ce, tf.mul(decay / 2, tf.addN(kernels.map((k) => tf.sum(tf.square(k)))))) as Tf.Scalar);
+      // Summed pairwise, not with addN: WebGPU's addN binds every input in one shader, and a ResNet's
+      // kernels outnumber the 8 storage buffers a default WebGPU device allows (the sum comes out wrong).
+      return tf.tidy(() => tf.add(ce, tf.mul(decay / 2, kernels.map((k) => tf.sum(tf.square(k))).reduce((a, b) => tf.add(a, b)))) as Tf.Scalar);
     },
     sizeOf: (batch) => batch.x.shape[0],
   };

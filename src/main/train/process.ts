@@ -7,8 +7,8 @@
  * messages; a cancel message aborts the request's signal, and the work stops between batches.
  */
 import { LoupeError, toErrorInfo } from '../../shared/errors';
-import type { CurvePoint } from '../../shared/train';
-import { selectBackend, type SelectedBackend } from '../model/backend';
+import { backendNames, type BackendChoice, type CurvePoint } from '../../shared/train';
+import { BackendSelector, type BackendLease } from '../model/backend';
 import { assertNever } from '../../shared/assertNever';
 import { TrainingCancelled } from './engine';
 import { kinds } from './kinds';
@@ -27,23 +27,19 @@ function onParentMessage(listener: (message: ToProcess) => void): void {
   else process.on('message', (raw) => listener(raw as ToProcess));
 }
 const running = new Map<number, AbortController>();
-let backend: Promise<SelectedBackend> | null = null;
+// The automatic order; LOUPE_BACKEND names the first backend to try (tests and benches pin one).
+// A run that forces a backend (config.backend) gets that one or a clear error.
+const backends = new BackendSelector({ order: backendOrder() });
 
-function getBackend(): Promise<SelectedBackend> {
-  backend ??= selectBackend(undefined, { order: backendOrder() });
-  return backend;
-}
-
-// LOUPE_BACKEND names the first backend to try (tests and benches pin one).
 function backendOrder() {
-  const all = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
-  const first = process.env.LOUPE_BACKEND;
-  const index = all.findIndex((b) => b === first);
-  return index > 0 ? all.slice(index) : all;
+  const index = backendNames.findIndex((b) => b === process.env.LOUPE_BACKEND);
+  return index > 0 ? backendNames.slice(index) : backendNames;
 }
 
 /** A kind's context for request `id`: curve points are sent in batches (every epoch point, else at most every 100 ms). */
-function contextFor(id: number, signal: AbortSignal): KindContext & { flush(): void } {
+function contextFor(id: number, signal: AbortSignal, choice: BackendChoice | null): KindContext & { flush(): void; release(): void } {
+  // The request holds its backend from its first ctx.tf() to its end.
+  let lease: Promise<BackendLease> | null = null;
   let pending: CurvePoint[] = [];
   let lastFlush = Date.now();
   const flush = () => {
@@ -53,7 +49,8 @@ function contextFor(id: number, signal: AbortSignal): KindContext & { flush(): v
   };
   return {
     tf: async () => {
-      const { tf, report } = await getBackend();
+      lease ??= backends.acquire(choice);
+      const { tf, report } = (await lease).selected;
       return { tf, report };
     },
     signal,
@@ -71,6 +68,7 @@ function contextFor(id: number, signal: AbortSignal): KindContext & { flush(): v
       send({ type: 'emit', id, message });
     },
     flush,
+    release: () => void lease?.then((held) => held.release(), () => {}),
   };
 }
 
@@ -82,18 +80,22 @@ async function runKind(id: number, name: string, input: unknown, signal: AbortSi
     const issue = parsed.error.issues[0];
     throw new LoupeError('VALIDATION', `${name}: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid input'}`, parsed.error.issues);
   }
-  const ctx = contextFor(id, signal);
+  const ctx = contextFor(id, signal, kind.backend?.(parsed.data) ?? null);
   try {
     return await kind.run(parsed.data, ctx);
   } finally {
     ctx.flush();
+    ctx.release();
   }
 }
 
 function handle(message: Exclude<ToProcess, { type: 'cancel' }>, signal: AbortSignal): Promise<unknown> {
   switch (message.type) {
     case 'backend':
-      return getBackend().then(({ report }) => ({ type: 'backend', report }));
+      return backends.acquire(null).then(({ selected, release }) => {
+        release();
+        return { type: 'backend', report: selected.report };
+      });
     case 'run':
       return runKind(message.id, message.kind, message.input, signal);
     default:

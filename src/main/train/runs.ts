@@ -29,13 +29,26 @@ const runColumns = "runs.*, EXISTS (SELECT 1 FROM run_checkpoints k WHERE k.run_
 
 const parse = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
 
+/** A stored backend report; one from before devices were recorded ({name, tried}) gets a device that says so. */
+function backendOf(text: string | null): BackendReport | null {
+  const report = parse<Partial<BackendReport> & Pick<BackendReport, 'name' | 'tried'>>(text);
+  if (!report) return null;
+  if (report.device) return report as BackendReport;
+  return {
+    ...report,
+    requested: report.requested ?? 'auto',
+    host: report.host ?? 'process',
+    device: { label: `${report.name} (device not recorded)`, kind: report.name === 'tensorflow-gpu' ? 'gpu' : 'cpu', vendor: null, architecture: null, description: null, software: false, limits: {} },
+  };
+}
+
 function toSummary(row: RunRow): RunSummary {
   return {
     id: row.id,
     status: row.status,
     config: JSON.parse(row.config) as TrainConfig,
     datasetVersion: row.dataset_version,
-    backend: parse<BackendReport>(row.backend),
+    backend: backendOf(row.backend),
     backbone: parse<BackboneUsed>(row.backbone),
     views: parse<RunSummary['views']>(row.views) ?? { used: 0, note: null },
     classes: JSON.parse(row.classes) as string[],

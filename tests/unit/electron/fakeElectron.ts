@@ -6,6 +6,7 @@
  * src/main/electron/index.
  */
 import childProcess from 'node:child_process';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 
 type Listener = (...args: unknown[]) => unknown;
 
@@ -41,14 +42,73 @@ class Emitter {
 export class FakeWebContents extends Emitter {
   readonly mainFrame = { url: '' };
   windowOpenHandler: ((details: { url: string }) => { action: string }) | null = null;
+  /** What the main process posted to the page (webContents.postMessage), ports included. */
+  readonly posted: Array<{ channel: string; message: unknown; ports: FakeMessagePortMain[] }> = [];
+  destroyed = false;
   send() {}
   setWindowOpenHandler(handler: (details: { url: string }) => { action: string }) {
     this.windowOpenHandler = handler;
+  }
+  once(name: string, listener: Listener) {
+    const wrapped: Listener = (...args) => {
+      this.listeners.set(name, (this.listeners.get(name) ?? []).filter((l) => l !== wrapped));
+      return listener(...args);
+    };
+    return this.on(name, wrapped);
+  }
+  postMessage(channel: string, message: unknown, ports: FakeMessagePortMain[] = []) {
+    this.posted.push({ channel, message, ports });
+    this.emit('fake-posted', channel, ports);
+  }
+  isDestroyed() {
+    return this.destroyed;
+  }
+  getOSProcessId() {
+    return 4242;
+  }
+}
+
+/**
+ * Electron's MessagePortMain over a Node MessagePort (structured clone, as Electron's): messages
+ * arrive as events with `data`, after start(). `node` is the Node port, for a test playing the page.
+ */
+export class FakeMessagePortMain extends Emitter {
+  closed = false;
+  constructor(
+    readonly node: MessagePort,
+    listen = true,
+  ) {
+    super();
+    if (listen) node.on('message', (data: unknown) => this.emit('message', { data, ports: [] }));
+    // Node ports start on their first 'message' listener; hold delivery until start() as Electron does.
+    node.unref();
+  }
+  start() {}
+  postMessage(message: unknown) {
+    if (!this.closed) this.node.postMessage(message);
+  }
+  close() {
+    this.closed = true;
+    this.node.close();
+  }
+}
+
+class FakeMessageChannelMain {
+  readonly port1: FakeMessagePortMain;
+  readonly port2: FakeMessagePortMain;
+  constructor() {
+    const { port1, port2 } = new MessageChannel();
+    this.port1 = new FakeMessagePortMain(port1);
+    // The page's end: a test playing the page reads and writes it through `.node`.
+    this.port2 = new FakeMessagePortMain(port2, false);
   }
 }
 
 const app = new (class extends Emitter {
   isPackaged = false;
+  /** Switches appended before ready (app.commandLine.appendSwitch). */
+  readonly switches: Array<[string, string | undefined]> = [];
+  readonly commandLine = { appendSwitch: (name: string, value?: string) => this.switches.push([name, value]) };
   private ready: () => void = () => {};
   private readonly readyPromise = new Promise<void>((resolve) => (this.ready = resolve));
   whenReady() {
@@ -65,6 +125,7 @@ const windows: FakeBrowserWindow[] = [];
 class FakeBrowserWindow extends Emitter {
   readonly webContents = new FakeWebContents();
   url: string | null = null;
+  destroyed = false;
   constructor(readonly options: Record<string, unknown>) {
     super();
     windows.push(this);
@@ -73,7 +134,18 @@ class FakeBrowserWindow extends Emitter {
   loadURL(url: string) {
     this.url = url;
     this.webContents.mainFrame.url = url;
+    // The page has loaded: as Electron, did-finish-load follows loadURL.
+    queueMicrotask(() => this.webContents.emit('did-finish-load'));
     return Promise.resolve();
+  }
+  destroy() {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.webContents.destroyed = true;
+    this.emit('closed');
+  }
+  isDestroyed() {
+    return this.destroyed;
   }
   static getAllWindows() {
     return windows;
@@ -145,6 +217,7 @@ export const fake = {
   module: {
     app,
     BrowserWindow: FakeBrowserWindow,
+    MessageChannelMain: FakeMessageChannelMain,
     session: { defaultSession },
     utilityProcess: {
       fork: (file: string, args: string[] = [], options: { execArgv?: string[] } = {}) => {

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { BackendReport } from '../../../src/shared/train';
+import { cpuDevice, reportOf } from '../../../src/main/model/backend';
 import { buildNet, netSpec, type NamedWeights } from '../../../src/main/model/archSpec';
 import { exportOnnx } from '../../../src/main/model/exportOnnx';
 import { exportTfjs } from '../../../src/main/model/exportTfjs';
@@ -15,7 +16,7 @@ import { tempDir, writeImage } from '../../helpers/fixtures';
 
 beforeAll(() => tf.setBackend('cpu'));
 
-const report: BackendReport = { name: 'cpu', tried: [] };
+const report: BackendReport = reportOf('cpu', cpuDevice('CPU (JavaScript)'));
 function context(): KindContext & { steps: string[] } {
   const steps: string[] = [];
   return {

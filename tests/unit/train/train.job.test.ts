@@ -32,7 +32,8 @@ describe('quick training through the core', () => {
     expect(run.backbone).toMatchObject({ name: 'baseline', kind: 'baseline' });
     expect(run.backbone!.note).toMatch(/pretrained backbone would do better/);
     // Whichever backend loads on this machine is recorded, with the reasons of the ones before it.
-    expect(run.backend!.tried.at(-1)).toEqual({ name: run.backend!.name, loaded: true, reason: null });
+    expect(run.backend!.tried.at(-1)).toMatchObject({ name: run.backend!.name, loaded: true, reason: null });
+    expect(run.backend!.device.label).toBeTruthy();
     expect(run.backend!.tried.slice(0, -1).every((t) => !t.loaded && t.reason)).toBe(true);
     expect(run.views.used).toBe(1);
     expect(run.timings!.embedded).toBeGreaterThan(96);

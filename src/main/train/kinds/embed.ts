@@ -6,7 +6,7 @@
 import type * as Tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { LoupeError } from '../../../shared/errors';
-import type { BackendReport } from '../../../shared/train';
+import type { BackendReport, ExecutionProviderReport } from '../../../shared/train';
 import { presetConfig } from '../../../shared/augment';
 import { augmentImage } from '../../augment/apply';
 import type { ImageInput } from '../../model/baseline';
@@ -28,6 +28,8 @@ export interface EmbedAnswer {
   dim: number;
   backbone: BackboneSpec;
   report: BackendReport | null;
+  /** ONNX backbones: onnxruntime's execution provider and why better ones were not used. */
+  providers: ExecutionProviderReport | null;
 }
 
 /** The augmentation behind view v > 0: the augmentation pipeline's 'light' preset at the backbone's input size, seeded by (view, content hash). */
@@ -74,7 +76,7 @@ export const embedKind = defineKind({
       ctx.emit({ start, dim: extractor.dim, data, failed } satisfies EmbedVectors);
       ctx.progress('embedding', start + batch.length, items.length);
     }
-    return { dim: extractor.dim, backbone: extractor.spec, report: selected?.report ?? null };
+    return { dim: extractor.dim, backbone: extractor.spec, report: selected?.report ?? null, providers: extractor.providers };
   },
 });
 

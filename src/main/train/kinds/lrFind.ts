@@ -17,6 +17,7 @@ export type LrFindAnswer = LrFindResult & { backend: string };
 export const lrFindKind = defineKind({
   name: 'lrFind',
   input: toolInputSchema,
+  backend: (input) => input.config.backend,
   run: async (input, ctx): Promise<LrFindAnswer> => {
     const { tf, report } = await ctx.tf();
     const { config, inputSize, channels } = input;

@@ -32,6 +32,7 @@ export function spreadOverClasses<T extends { label: number }>(items: readonly T
 export const sanityKind = defineKind({
   name: 'sanity',
   input: toolInputSchema,
+  backend: (input) => input.config.backend,
   run: async (input: ToolInput, ctx): Promise<SanityAnswer> => {
     const { tf, report } = await ctx.tf();
     const { config, inputSize, channels } = input;

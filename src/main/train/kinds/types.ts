@@ -5,7 +5,7 @@
  */
 import type * as Tf from '@tensorflow/tfjs';
 import type { z } from 'zod';
-import type { BackendReport, CurvePoint } from '../../../shared/train';
+import type { BackendChoice, BackendReport, CurvePoint } from '../../../shared/train';
 
 /** What a kind may use of the process while it runs. */
 export interface KindContext {
@@ -28,9 +28,16 @@ export interface ProcessKind<I = unknown, O = unknown> {
   name: string;
   input: z.ZodType<I>;
   run(input: I, ctx: KindContext): Promise<O>;
+  /** The backend the input asks for (a run's config.backend); absent: 'auto'. ctx.tf() gives that backend. */
+  backend?(input: I): BackendChoice;
 }
 
 /** Declares a kind with its input type inferred from its schema. */
-export function defineKind<S extends z.ZodType, O>(kind: { name: string; input: S; run(input: z.output<S>, ctx: KindContext): Promise<O> }): ProcessKind<z.output<S>, O> {
+export function defineKind<S extends z.ZodType, O>(kind: {
+  name: string;
+  input: S;
+  run(input: z.output<S>, ctx: KindContext): Promise<O>;
+  backend?(input: z.output<S>): BackendChoice;
+}): ProcessKind<z.output<S>, O> {
   return kind as ProcessKind<z.output<S>, O>;
 }
