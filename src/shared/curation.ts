@@ -27,7 +27,7 @@ export interface MergePreview {
 
 /** One warning about the splits, with what it concerns. */
 export interface SplitWarning {
-  kind: 'missing-class' | 'distribution' | 'too-small' | 'empty-split';
+  kind: 'missing-class' | 'distribution' | 'too-small' | 'empty-split' | 'leakage';
   split: SplitName;
   className: string | null;
   message: string;
@@ -61,10 +61,12 @@ export interface RebalancePlan {
   after: SplitReport['classes'];
   /** Images whose split changes. */
   moved: number;
-  /** Duplicate groups (same content or perceptual hash) kept together. */
+  /** Verified duplicate groups (exact or near, src/main/health) kept together. */
   duplicateGroups: number;
-  /** Unlocked duplicates of images in a locked split, moved into it so nothing leaks. */
+  /** Always 0: locked splits no longer take in duplicates (kept so older clients read the plan). */
   joinedLocked: number;
+  /** Groups with a member in a locked split and unlocked copies elsewhere: leakage, left to the Health view's repair. */
+  leakingLocked: number;
 }
 
 /** One change in an image's history. */

@@ -84,11 +84,6 @@ export interface ImageDetail extends ImageSummary {
   splitLocked: boolean;
 }
 
-/** Image problems a filter can pick out: tiny (short side under 32 px), odd aspect (over 2.5:1). */
-export const imageIssues = ['tiny', 'odd-aspect'] as const;
-/** An image problem. */
-export type ImageIssue = (typeof imageIssues)[number];
-
 /** Which images a list shows. Omitted fields do not filter. */
 export interface ImageFilter {
   className?: string | null;
@@ -96,11 +91,12 @@ export interface ImageFilter {
   /** Defaults to 'active'. */
   status?: ImageStatus;
   reviewed?: boolean;
-  issue?: ImageIssue;
   /** Part of the path. */
   search?: string;
   /** The class the latest run predicted. */
   predicted?: string;
+  /** A health check the image fails, or duplicate/leakage membership (src/shared/health.ts). */
+  health?: import('./health').HealthFilter;
 }
 
 /**

@@ -1,12 +1,13 @@
 /**
- * Reading one image for import: content hash, perceptual hash (dHash), size, channels, format and
- * a WebP thumbnail, from a single decode. Bad files raise UNSUPPORTED_IMAGE with a reason a person
+ * Reading one image for import: content hash, perceptual hash (dHash), size, channels, format, a
+ * WebP thumbnail and the health features (src/main/health/features.ts), from a single decode. Bad files raise UNSUPPORTED_IMAGE with a reason a person
  * can read; they never stop an import.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import sharp from 'sharp';
 import { LoupeError } from '../../shared/errors';
+import { computeFeatures, pixelHash, type ImageFeatures } from '../health/features';
 
 /** Longest side of a stored thumbnail. */
 export const thumbnailSize = 256;
@@ -27,7 +28,16 @@ export interface ImageFacts {
   channels: number;
   format: string;
   thumbnail: { webp: Buffer; width: number; height: number };
+  /** What the health checks need, stored by content hash. */
+  features: ImageFeatures;
 }
+
+/**
+ * Images up to this many pixels are decoded in full once, so the hash of their decoded pixels
+ * finds a re-saved copy (PNG to PNG, JPEG to PNG); larger ones keep libvips' shrink-on-load for the
+ * thumbnail, and their "pixel hash" is their content hash (exact copies then means equal bytes).
+ */
+export const fullDecodeLimit = 4_000_000;
 
 /** The SHA-256 of a file's bytes, hex. */
 export function contentHash(bytes: Buffer): string {
@@ -44,14 +54,26 @@ export async function readImageFacts(file: string, pixelLimit = defaultPixelLimi
     if (!meta.width || !meta.height || !meta.format) throw new Error('no image size in header');
     // Orientations 5-8 swap width and height once the EXIF rotation is applied.
     const swapped = (meta.orientation ?? 1) >= 5;
-    const { data, info } = await sharp(bytes, input)
-      .rotate()
-      .resize(thumbnailSize, thumbnailSize, { fit: 'inside', withoutEnlargement: true })
-      .raw()
-      .toBuffer({ resolveWithObject: true });
+    const thumbnailOptions = { fit: 'inside', withoutEnlargement: true } as const;
+    let fullHash: string;
+    let decoded: { data: Buffer; info: sharp.OutputInfo };
+    if (meta.width * meta.height <= fullDecodeLimit) {
+      const full = await sharp(bytes, input).rotate().raw().toBuffer({ resolveWithObject: true });
+      fullHash = pixelHash({ data: full.data, width: full.info.width, height: full.info.height, channels: full.info.channels });
+      const fullRaw = { raw: { width: full.info.width, height: full.info.height, channels: full.info.channels } };
+      decoded =
+        full.info.width <= thumbnailSize && full.info.height <= thumbnailSize
+          ? full
+          : await sharp(full.data, fullRaw).resize(thumbnailSize, thumbnailSize, thumbnailOptions).raw().toBuffer({ resolveWithObject: true });
+    } else {
+      fullHash = `bytes:${hash}`;
+      decoded = await sharp(bytes, input).rotate().resize(thumbnailSize, thumbnailSize, thumbnailOptions).raw().toBuffer({ resolveWithObject: true });
+    }
+    const { data, info } = decoded;
     const raw = { raw: { width: info.width, height: info.height, channels: info.channels } };
     const webp = await sharp(data, raw).webp({ quality: 75, effort: 2 }).toBuffer();
     const perceptual = differenceHash(data, info.width, info.height, info.channels);
+    const features = await computeFeatures(fullHash, { data, width: info.width, height: info.height, channels: info.channels });
 
     return {
       contentHash: hash,
@@ -62,6 +84,7 @@ export async function readImageFacts(file: string, pixelLimit = defaultPixelLimi
       // sharp names the HEIF container; AVIF is HEIF with AV1 inside.
       format: meta.format === 'heif' && meta.compression === 'av1' ? 'avif' : meta.format,
       thumbnail: { webp, width: info.width, height: info.height },
+      features,
     };
   } catch (error) {
     throw new LoupeError('UNSUPPORTED_IMAGE', describeSharpError(error as Error, pixelLimit), { file });

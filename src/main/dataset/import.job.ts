@@ -13,6 +13,7 @@ import type { JobContext } from '../jobs/manager';
 import { ensureClass } from '../store/classes';
 import { datasetVersion, recordBatch, type FieldChange } from '../store/changes';
 import { getMeta, setMeta } from '../store/meta';
+import { saveFeatures } from '../store/health';
 import { write } from '../store/db';
 import { claimOwner } from '../store/owners';
 import type { Project } from '../store/project';
@@ -261,6 +262,7 @@ function writeChunk(project: Project, source: string, chunk: Outcome[], summary:
           facts.thumbnail.height,
           facts.thumbnail.webp,
         );
+        saveFeatures(db, facts.contentHash, facts.features);
       }
       const status: ImageStatus = outcome.kind === 'read' ? 'active' : 'unreadable';
       if (outcome.kind === 'unreadable') summary.unreadable++;

@@ -1,8 +1,10 @@
 /**
- * Stratified rebalancing of splits. Locked splits keep every image they have. Images that share a
- * content hash or a perceptual hash form one group that lands in one split, so no duplicate leaks
- * across splits; an unlocked duplicate of a locked image joins the locked split. Within each class
- * the rest is dealt, in a seeded order, toward the ratios (renormalised over the unlocked splits).
+ * Stratified rebalancing of splits. Locked splits keep exactly the images they have: nothing leaves
+ * and nothing joins them. Verified duplicate groups (src/main/health) land in one split; an
+ * unlocked duplicate of a locked image is not pulled into the locked split but counted as leakage
+ * (the Health view repairs it when the user chooses). Within each class the rest is dealt, in a
+ * seeded order, toward the ratios (renormalised over the unlocked splits). The groups are the
+ * stored health results as of now (groupsForSplits): a plan never reruns the duplicate finder.
  */
 import { createHash } from 'node:crypto';
 import type { RebalanceOptions, RebalancePlan } from '../../shared/curation';
@@ -12,6 +14,7 @@ import type { ImageChange } from '../store/changes';
 import type { Db } from '../store/db';
 import { allocate } from './allocate';
 import { classSplitTable } from './splitReport';
+import { groupsForSplits } from '../health/service';
 
 interface Member {
   id: ImageId;
@@ -57,20 +60,17 @@ export function planRebalance(db: Db, options: RebalanceOptions): RebalancePlan 
       perceptualHash: r.perceptualHash,
     }),
   );
-  const groups = duplicateGroups(members);
+  const groups = duplicateGroups(db, members);
   const target = new Map<ImageId, SplitName>();
-  let joinedLocked = 0;
+  let leakingLocked = 0;
   const free: Member[][] = [];
   for (const group of groups) {
-    const anchor = group.find((m) => m.locked);
-    if (!anchor) {
-      free.push(group);
-      continue;
-    }
-    for (const m of group) {
-      target.set(m.id, m.locked ? m.split! : anchor.split!);
-      if (!m.locked && m.split !== anchor.split) joinedLocked++;
-    }
+    // Locked members stay; the unlocked rest stays together in an open split.
+    const locked = group.filter((m) => m.locked);
+    for (const m of locked) target.set(m.id, m.split!);
+    const rest = group.filter((m) => !m.locked);
+    if (rest.length > 0) free.push(rest);
+    if (locked.length > 0 && rest.length > 0) leakingLocked++;
   }
   // Deal free groups per stratum (the group's most common class), largest groups first.
   const strata = new Map<string, Member[][]>();
@@ -119,38 +119,24 @@ export function planRebalance(db: Db, options: RebalanceOptions): RebalancePlan 
     after,
     moved: changes.length,
     duplicateGroups: groups.filter((g) => g.length > 1).length,
-    joinedLocked,
+    joinedLocked: 0,
+    leakingLocked,
     changes,
   };
 }
 
-/** Union-find over shared content hashes and shared perceptual hashes. */
-function duplicateGroups(members: Member[]): Member[][] {
-  const parent = members.map((_, i) => i);
-  const find = (i: number): number => {
-    while (parent[i] !== i) {
-      parent[i] = parent[parent[i]!]!;
-      i = parent[i]!;
-    }
-    return i;
-  };
-  const firstWith = new Map<string, number>();
-  members.forEach((m, i) => {
-    for (const key of [m.contentHash && `c:${m.contentHash}`, m.perceptualHash && `p:${m.perceptualHash}`]) {
-      if (!key) continue;
-      const seen = firstWith.get(key);
-      if (seen === undefined) firstWith.set(key, i);
-      else parent[find(i)] = find(seen);
-    }
-  });
-  const groups = new Map<number, Member[]>();
-  members.forEach((m, i) => {
-    const root = find(i);
-    const list = groups.get(root);
-    if (list) list.push(m);
-    else groups.set(root, [m]);
-  });
-  return [...groups.values()];
+/** The verified duplicate groups over the members, dismissed ones included (singletons for the rest). */
+function duplicateGroups(db: Db, members: Member[]): Member[][] {
+  const byId = new Map(members.map((m) => [m.id, m]));
+  const grouped = new Set<ImageId>();
+  const out: Member[][] = [];
+  for (const group of groupsForSplits(db)) {
+    const list = group.members.map((m) => byId.get(m.imageId)).filter((m): m is Member => m !== undefined);
+    for (const m of list) grouped.add(m.id);
+    if (list.length > 0) out.push(list);
+  }
+  for (const m of members) if (!grouped.has(m.id)) out.push([m]);
+  return out;
 }
 
 function majority(keys: string[]): string {

@@ -1,13 +1,15 @@
 /**
  * The class x split table and what is wrong with it: a class missing from a split, a split whose
  * class mix differs from train's (chi-square test of homogeneity), too few images of a class to
- * measure it, an empty split.
+ * measure it, an empty split, and verified duplicate groups that cross splits (leakage): the
+ * health report's count per split pair, dismissed groups left out, so Splits and Health agree.
  */
 import type { SplitReport, SplitWarning } from '../../shared/curation';
 import type { SplitName } from '../../shared/types';
 import { splitNames } from '../../shared/types';
 import type { Db } from '../store/db';
 import { sql } from '../store/statements';
+import { readHealth } from '../health/service';
 
 /** Active images per visible class and split. */
 export function classSplitTable(db: Db): SplitReport['classes'] {
@@ -74,6 +76,17 @@ export function splitReport(db: Db, pThreshold: number, minPerClass: number): Sp
         split,
         className: null,
         message: `${split}'s class mix differs from train's (chi-square test, p = ${formatP(test.pValue)} < ${pThreshold}).`,
+      });
+    }
+  }
+  // The stored health results as of now (never the duplicate finder); none before the first run.
+  for (const { a, b, groups: crossing } of readHealth(db)?.report().duplicates.crossSplitBySplitPair ?? []) {
+    if (crossing > 0) {
+      warnings.push({
+        kind: 'leakage',
+        split: b,
+        className: null,
+        message: `${crossing} duplicate group${crossing === 1 ? '' : 's'} lie in both ${a} and ${b}: ${b} scores images the model has seen. Fix it in Health.`,
       });
     }
   }

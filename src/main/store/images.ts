@@ -76,10 +76,6 @@ function toSummary(row: SummaryRow, run: LatestRun | null = null): ImageSummary 
   };
 }
 
-/** Short sides under this many pixels are "tiny"; aspect ratios over `oddAspect` are "odd". */
-export const tinySide = 32;
-export const oddAspect = 2.5;
-
 function whereClause(
   filter: ImageFilter,
   run: LatestRun | null = null,
@@ -113,9 +109,10 @@ function whereClause(
     parts.push('i.reviewed = ?');
     params.push(filter.reviewed ? 1 : 0);
   }
-  if (filter.issue === 'tiny') parts.push(`min(i.width, i.height) < ${tinySide}`);
-  if (filter.issue === 'odd-aspect') {
-    parts.push(`max(i.width, i.height) > ${oddAspect} * min(i.width, i.height)`);
+  if (filter.health) {
+    // Flags of the last health run (src/main/store/health.ts).
+    parts.push('EXISTS (SELECT 1 FROM health_flags hf WHERE hf.flag = ? AND hf.image_id = i.id)');
+    params.push(filter.health);
   }
   if (filter.search) {
     parts.push("i.path LIKE ? ESCAPE '\\'");

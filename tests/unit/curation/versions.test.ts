@@ -4,6 +4,7 @@ import { Core } from '../../../src/main/core';
 import type { ImageId } from '../../../src/shared/types';
 import { tempDir } from '../../helpers/fixtures';
 import { addSyntheticImages } from '../../helpers/synthetic';
+import { computeHealth } from '../../../src/main/health/service';
 
 let core: Core;
 let cats: ImageId[];
@@ -93,7 +94,7 @@ describe('dataset versions', () => {
     expect((await core.call('images:get', { id: cats[0]! })).label).toBe('dog');
   });
 
-  it('filters by reviewed, issue and path, and sorts by name, size and a seeded shuffle', async () => {
+  it('filters by reviewed, a health check and path, and sorts by name, size and a seeded shuffle', async () => {
     await core.call('images:review', { ids: cats.slice(0, 4), reviewed: true });
     const page = (input: Parameters<typeof core.call<'images:page'>>[1]) => core.call('images:page', input);
     expect((await page({ filter: { reviewed: true } })).total).toBe(4);
@@ -103,8 +104,9 @@ describe('dataset versions', () => {
     expect((await page({ filter: { search: '%' } })).total).toBe(0);
     const db = core.requireProject().db;
     db.prepare('UPDATE images SET width = 10, height = 300 WHERE id = ?').run(cats[9]);
-    expect((await page({ filter: { issue: 'tiny' } })).rows.map((r) => r.id)).toEqual([cats[9]]);
-    expect((await page({ filter: { issue: 'odd-aspect' } })).rows.map((r) => r.id)).toEqual([cats[9]]);
+    computeHealth(db);
+    expect((await page({ filter: { health: 'tiny' } })).rows.map((r) => r.id)).toEqual([cats[9]]);
+    expect((await page({ filter: { health: 'oddAspect' } })).rows.map((r) => r.id)).toEqual([cats[9]]);
     const byName = (await page({ sort: 'name', limit: 20 })).rows.map((r) => r.path);
     expect(byName).toEqual([...byName].sort());
     const bySize = (await page({ sort: 'size', limit: 20 })).rows.map((r) => (r.width ?? 0) * (r.height ?? 0));

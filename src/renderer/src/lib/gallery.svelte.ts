@@ -5,8 +5,9 @@
  */
 import { SvelteMap, SvelteSet } from 'svelte/reactivity';
 import type { LoupeApi } from '../../../shared/contract';
-import type { ImageFilter, ImageIssue, ImageSort, ImageStatus, ImageSummary, SplitName } from '../../../shared/types';
-import { imageIssues, imageSorts, imageStatuses, splitNames } from '../../../shared/types';
+import type { ImageFilter, ImageSort, ImageStatus, ImageSummary, SplitName } from '../../../shared/types';
+import { imageSorts, imageStatuses, splitNames } from '../../../shared/types';
+import { healthFilters, type HealthFilter } from '../../../shared/health';
 
 /** Images per `images:page` request. */
 export const pageSize = 200;
@@ -17,32 +18,33 @@ export interface GalleryFilter {
   split: SplitName | '';
   status: ImageStatus;
   reviewed: '' | 'yes' | 'no';
-  issue: ImageIssue | '';
   search: string;
   /** Class the latest run predicted ('' means any). */
   predicted: string;
+  /** A health check, or duplicate/leakage membership ('' means any). */
+  health: HealthFilter | '';
   sort: ImageSort;
   seed: number;
 }
 
 /** The filter a fresh gallery shows. */
 export function defaultFilter(): GalleryFilter {
-  return { className: '', split: '', status: 'active', reviewed: '', issue: '', search: '', predicted: '', sort: 'id', seed: 1 };
+  return { className: '', split: '', status: 'active', reviewed: '', search: '', predicted: '', health: '', sort: 'id', seed: 1 };
 }
 
 const oneOf = <T extends string>(list: readonly T[], value: string | null): T | undefined =>
   (list as readonly string[]).includes(value ?? '') ? (value as T) : undefined;
 
-/** The filter from URL parameters (`class`, `split`, `status`, `reviewed`, `issue`, `q`, `predicted`, `sort`, `seed`). */
+/** The filter from URL parameters (`class`, `split`, `status`, `reviewed`, `q`, `predicted`, `health`, `sort`, `seed`). */
 export function filterFromParams(params: URLSearchParams): GalleryFilter {
   const filter = defaultFilter();
   filter.className = params.get('class') ?? '';
   filter.split = oneOf(splitNames, params.get('split')) ?? '';
   filter.status = oneOf(imageStatuses, params.get('status')) ?? 'active';
   filter.reviewed = oneOf(['yes', 'no'] as const, params.get('reviewed')) ?? '';
-  filter.issue = oneOf(imageIssues, params.get('issue')) ?? '';
   filter.search = params.get('q') ?? '';
   filter.predicted = params.get('predicted') ?? '';
+  filter.health = oneOf(healthFilters, params.get('health')) ?? '';
   filter.sort = oneOf(imageSorts, params.get('sort')) ?? 'id';
   const seed = Number(params.get('seed'));
   filter.seed = Number.isInteger(seed) && params.has('seed') ? seed : 1;
@@ -57,9 +59,9 @@ export function filterToParams(filter: GalleryFilter): URLSearchParams {
   if (filter.split) params.set('split', filter.split);
   if (filter.status !== 'active') params.set('status', filter.status);
   if (filter.reviewed) params.set('reviewed', filter.reviewed);
-  if (filter.issue) params.set('issue', filter.issue);
   if (filter.search.trim()) params.set('q', filter.search.trim());
   if (filter.predicted) params.set('predicted', filter.predicted);
+  if (filter.health) params.set('health', filter.health);
   if (filter.sort !== 'id') params.set('sort', filter.sort);
   if (filter.sort === 'random') params.set('seed', String(filter.seed));
   return params;
@@ -98,10 +100,10 @@ export class GalleryState {
     if (this.filter.className) filter.className = this.filter.className;
     if (this.filter.split) filter.split = this.filter.split;
     if (this.filter.reviewed) filter.reviewed = this.filter.reviewed === 'yes';
-    if (this.filter.issue) filter.issue = this.filter.issue;
     const search = this.filter.search.trim();
     if (search) filter.search = search;
     if (this.filter.predicted) filter.predicted = this.filter.predicted;
+    if (this.filter.health) filter.health = this.filter.health;
     return filter;
   }
 

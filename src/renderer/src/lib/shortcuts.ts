@@ -42,6 +42,23 @@ export const shortcutGroups: { title: string; rows: Shortcut[] }[] = [
   },
 ];
 
+/** The Health view's duplicate-group queue: one key per decision, each one undoable change. */
+export const duplicateQueueShortcuts: { title: string; rows: Shortcut[] }[] = [
+  {
+    title: 'Duplicate groups',
+    rows: [
+      { keys: '↑ ↓ (J)', action: 'Previous / next group' },
+      { keys: '← →', action: 'Pick the member to keep' },
+      { keys: 'K', action: 'Keep all: not duplicates (the group is no longer reported)' },
+      { keys: 'R', action: 'Keep the picked member, remove the others (kept, restorable)' },
+      { keys: 'M', action: 'Move the whole group into one split' },
+      { keys: 'Z / Ctrl/⌘ + Z', action: 'Undo the last decision' },
+      { keys: 'Esc', action: 'Back to the list of checks' },
+      { keys: '?', action: 'Show this help' },
+    ],
+  },
+];
+
 /** True when a key event comes from a field that takes text, where shortcuts must not fire. */
 export function isTypingTarget(target: EventTarget | null): boolean {
   if (!(target instanceof HTMLElement)) return false;
