@@ -156,13 +156,16 @@ describe('train and review', () => {
     await page.keyboard.press('Control+z');
     await poll(itemIds).toContain(focused);
 
-    // Retrain on the fixed data: the queue refreshes from the new run, without the fixed image.
+    // Retrain on the fixed data: the queue refreshes from the run that scores best on today's labels
+    // (the new one or the first), and the fixed image stays out of it.
     await page.getByTestId('retrain').click();
-    await poll(() => page.getByTestId('review-total').getAttribute('data-run')).not.toBe(firstRun);
+    await poll(() => page.getByTestId('retrain').getAttribute('data-training')).toBe('true');
     await poll(() => page.getByTestId('retrain').getAttribute('data-training')).toBe('false');
+    const issues = cli<{ runId: number; rows: Array<{ path: string }>; source: { runId: number } }>('issues', '--kind', 'label', '--limit', '200');
+    expect(issues.runId).toBe(issues.source.runId);
+    await poll(() => page.getByTestId('review-total').getAttribute('data-run')).toBe(String(issues.runId));
+    expect(firstRun).toBeTruthy();
     expect(await itemIds()).not.toContain(fix.id);
-    const issues = cli<{ runId: number; rows: Array<{ path: string }> }>('issues', '--kind', 'label', '--limit', '200');
-    expect(String(issues.runId)).toBe(await page.getByTestId('review-total').getAttribute('data-run'));
     expect(issues.rows.map((r) => r.path)).not.toContain(fix.path);
 
     // Two runs now: the Runs view lists them and compares them.
