@@ -11,6 +11,9 @@ import { quickBench } from './quick.bench';
 import { hardeningBench } from './hardening.bench';
 import { trainBench } from './train.bench';
 import { embedBench } from './embed.bench';
+import { healthBench } from './health.bench';
+import { queueBench } from './queue.bench';
+import { searchBench } from './search.bench';
 
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   import: importBench,
@@ -22,6 +25,9 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
   hardening: hardeningBench,
   train: trainBench,
   embed: embedBench,
+  health: healthBench,
+  queue: queueBench,
+  search: searchBench,
 };
 
 const [name, ...args] = process.argv.slice(2);

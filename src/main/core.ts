@@ -16,17 +16,22 @@ import { PreviewCache } from './augment/preview';
 import { projectHandlers } from './handlers/project.handlers';
 import { splitHandlers } from './handlers/splits.handlers';
 import { versionHandlers } from './handlers/versions.handlers';
-import { trainHandlers } from './handlers/train.handlers';
+import { trainHandlers, trainingProcess } from './handlers/train.handlers';
 import { trainToolHandlers } from './handlers/trainTools.handlers';
 import { runHandlers } from './handlers/runs.handlers';
 import { modelHandlers } from './handlers/model.handlers';
 import { reviewHandlers } from './handlers/review.handlers';
+import { HealthScheduler, healthHandlers } from './handlers/health.handlers';
+import { experimentHandlers } from './handlers/experiments.handlers';
 import type { CoreOptions, CoreServices, Handlers } from './handlers/types';
 import { JobManager } from './jobs/manager';
 import { storeError } from './store/db';
 import type { Project } from './store/project';
 import { sql } from './store/statements';
 import { realFileInside } from './util/paths';
+import { analyseRun } from './analysis/issues';
+import { searchInProcess } from './analysis/runSignals';
+import { getRun } from './train/runs';
 
 /** Statuses whose files the image routes serve: unreadable and missing entries are not images. */
 const servableStatuses: ReadonlySet<ImageStatus> = new Set(['active', 'removed']);
@@ -40,6 +45,8 @@ export class Core implements CoreServices {
   readonly jobs = new JobManager();
   /** The last few augmentation previews' PNGs, read by the image routes. */
   readonly previews = new PreviewCache();
+  /** Runs the health job after imports and edits (src/main/handlers/health.handlers.ts). */
+  private readonly health = new HealthScheduler(this);
   private project: Project | null = null;
   private readonly listeners = new Set<Listener>();
   private readonly handlers: Handlers;
@@ -63,6 +70,8 @@ export class Core implements CoreServices {
       ...runHandlers(this),
       ...modelHandlers(this),
       ...reviewHandlers(this),
+      ...healthHandlers(this, this.health),
+      ...experimentHandlers(this),
     };
   }
 
@@ -167,8 +176,25 @@ export class Core implements CoreServices {
     this.emit('project:changed', project?.info() ?? null);
   }
 
+  /**
+   * A finished run's label-error analysis (its embedding neighbours above all) starts at once in the
+   * background, so opening Review does not wait for it. A failure here shows when Review asks.
+   */
+  private warmQueues({ runId, status }: EventPayloads['runs:changed']): void {
+    if (status !== 'done' || !this.project || !this.options.warmQueues) return;
+    const db = this.project.db;
+    setImmediate(() => {
+      if (this.project?.db !== db) return;
+      Promise.resolve()
+        .then(() => analyseRun(db, getRun(db, runId), searchInProcess(trainingProcess(this))))
+        .catch(() => undefined);
+    });
+  }
+
   /** Pushes an event to every listener. */
   emit<E extends EventName>(event: E, payload: EventPayloads[E]): void {
+    if (event === 'dataset:changed') this.health.changed();
+    if (event === 'runs:changed') this.warmQueues(payload as EventPayloads['runs:changed']);
     for (const listener of this.listeners) listener(event, payload);
   }
 }

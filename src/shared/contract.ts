@@ -13,7 +13,7 @@ import type {
   JobInfo,
   ProjectInfo,
 } from './types';
-import { importKinds, imageIssues, imageSorts, imageStatuses, splitNames } from './types';
+import { importKinds, imageSorts, imageStatuses, splitNames } from './types';
 import type {
   BatchInfo,
   ClassSummary,
@@ -25,6 +25,8 @@ import type {
 } from './curation';
 import { augmentPreviewSchema, type AugmentPresetInfo, type AugmentPreview } from './augment';
 import { trainRequestSchemas, type TrainEventPayloads, type TrainRequestOutputs } from './train';
+import { healthFilters, healthRequestSchemas, type HealthEventPayloads, type HealthRequestOutputs } from './health';
+import { experimentRequestSchemas, type ExperimentEventPayloads, type ExperimentRequestOutputs } from './experiments';
 import { boundedText, className, filePath, freeText, requiredText } from './limits';
 
 const imageId = z.number().int().positive().transform((n) => n as ImageId);
@@ -35,9 +37,10 @@ const imageFilter = z
     split: z.enum(splitNames).optional(),
     status: z.enum(imageStatuses).optional(),
     reviewed: z.boolean().optional(),
-    issue: z.enum(imageIssues).optional(),
     search: freeText('search').optional(),
     predicted: boundedText('className', 'predicted class').optional(),
+    /** A health check or duplicate/leakage membership (src/shared/health.ts). */
+    health: z.enum(healthFilters).optional(),
   })
   .default({});
 const percent = z.number().min(0, 'ratios cannot be negative').max(100);
@@ -129,10 +132,14 @@ export const requestSchemas = {
   'augment:preview': augmentPreviewSchema,
   /** train:*, runs:*, review:* (src/shared/train.ts). */
   ...trainRequestSchemas,
+  /** health:* (src/shared/health.ts). */
+  ...healthRequestSchemas,
+  /** experiments:* (src/shared/experiments.ts). */
+  ...experimentRequestSchemas,
 } satisfies Record<string, z.ZodType>;
 
 /** Output type of every request. */
-export interface RequestOutputs extends TrainRequestOutputs {
+export interface RequestOutputs extends TrainRequestOutputs, HealthRequestOutputs, ExperimentRequestOutputs {
   'project:open': ProjectInfo;
   'project:current': ProjectInfo | null;
   'project:close': null;
@@ -180,7 +187,7 @@ export type RequestOutput<N extends RequestName> = RequestOutputs[N];
 export const requestNames = Object.keys(requestSchemas) as RequestName[];
 
 /** Events the core pushes, with their payloads. */
-export interface EventPayloads extends TrainEventPayloads {
+export interface EventPayloads extends TrainEventPayloads, HealthEventPayloads, ExperimentEventPayloads {
   /** A job changed state or reported progress (throttled to about 10 a second). */
   'jobs:update': JobInfo;
   /** A job wrote a log line. */
@@ -194,7 +201,7 @@ export interface EventPayloads extends TrainEventPayloads {
 /** Every event name, `area:event`. */
 export type EventName = keyof EventPayloads;
 /** The event names as a runtime list. */
-export const eventNames: EventName[] = ['jobs:update', 'jobs:log', 'dataset:changed', 'project:changed', 'train:curve', 'runs:changed'];
+export const eventNames: EventName[] = ['jobs:update', 'jobs:log', 'dataset:changed', 'project:changed', 'train:curve', 'runs:changed', 'health:changed', 'experiments:search'];
 
 /** Compile-time guard: the schema map and the output map name the same requests. */
 type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : false;

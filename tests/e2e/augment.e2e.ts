@@ -97,4 +97,22 @@ describe('the Augment view', () => {
     expect(new Set(captions).size).toBe(1);
     expect(new Set(await pixels(page)).size).toBeGreaterThan(6);
   });
+
+  it('opens with the preset a diagnosis step asks for (#/augment?preset=strong)', async () => {
+    app = await serve();
+    const source = path.join(app.dir, 'pets');
+    await writeClassFolders(source, ['cat', 'dog'], 4);
+    const setup = await openApp(browser, app);
+    await setup.getByTestId('import-open').click();
+    await setup.getByTestId('import-source-input').fill(source);
+    await setup.getByTestId('import-start').click();
+    await setup.getByTestId('import-done').waitFor();
+    await setup.close();
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(`${app.url}#/augment?preset=strong`);
+    await page.waitForSelector('body[data-ready="true"]');
+    await page.getByTestId('augment-preview').waitFor();
+    await expect.poll(() => page.getByTestId('augment-preset').inputValue()).toBe('strong');
+    await page.close();
+  });
 });

@@ -4,6 +4,7 @@
  */
 import { augmentPresetNames } from '../../shared/augment';
 import { importKinds } from '../../shared/types';
+import { backendChoices, labelSorts } from '../../shared/train';
 
 /** Every option any command takes, with how node:util parseArgs reads it. */
 export const optionTypes = {
@@ -30,6 +31,7 @@ export const optionTypes = {
   backbone: { type: 'string' },
   folds: { type: 'string' },
   arch: { type: 'string' },
+  backend: { type: 'string' },
   epochs: { type: 'string' },
   lr: { type: 'string' },
   'batch-size': { type: 'string' },
@@ -37,7 +39,22 @@ export const optionTypes = {
   resume: { type: 'string' },
   limit: { type: 'string' },
   offset: { type: 'string' },
+  sort: { type: 'string' },
   run: { type: 'string' },
+  'min-per-split': { type: 'string' },
+  'budget-trials': { type: 'string' },
+  'budget-minutes': { type: 'string' },
+  'min-budget': { type: 'string' },
+  'max-budget': { type: 'string' },
+  eta: { type: 'string' },
+  runs: { type: 'string' },
+  seeds: { type: 'string' },
+  error: { type: 'string' },
+  accuracy: { type: 'string' },
+  human: { type: 'string' },
+  clear: { type: 'boolean' },
+  compare: { type: 'string' },
+  tta: { type: 'boolean' },
 } as const satisfies Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
 
 type OptionTypes = typeof optionTypes;
@@ -62,6 +79,13 @@ export interface OptionDoc {
   /** The values it accepts, checked before the command runs. */
   choices?: readonly string[];
 }
+
+/** --backend of the commands that train a network (full runs, the LR finder, the sanity check). */
+const backendOption: OptionDoc = {
+  arg: 'NAME',
+  help: "full: the TF.js backend (default auto: the first that works; a software WebGPU adapter never). A named one is forced: it runs or the command fails saying why. webgpu uses dawn.node; LOUPE_WEBGPU_SOFTWARE=1 lets it use the SwiftShader software adapter (slow, for testing)",
+  choices: backendChoices,
+};
 
 /** One `loupe` command. */
 export interface CommandSpec {
@@ -228,6 +252,7 @@ const specs: CommandSpec[] = [
       preset: { arg: 'NAME', help: 'full: augmentation preset of the train images (default light)', choices: augmentPresetNames },
       seed: { arg: 'N', help: 'the seed of weights, batch order and augmentation (default 42)' },
       resume: { arg: 'RUN', help: 'full: continue this cancelled or failed run from its last checkpoint (other options are the run\'s own)' },
+      backend: backendOption,
     },
     notes: [
       'Ctrl-C cancels between batches; a full run keeps its last checkpoint and resumes with --resume RUN (a k-fold full run: only in its final phase).',
@@ -245,6 +270,7 @@ const specs: CommandSpec[] = [
       arch: { arg: 'ARCH', help: 'the network (default small-cnn)', choices: ['small-cnn', 'resnet-small'] },
       'batch-size': { arg: 'N', help: 'images per batch (default 64)' },
       seed: { arg: 'N', help: 'the seed of weights, batch order and augmentation (default 42)' },
+      backend: backendOption,
     },
     notes: ['Prints the rate at the steepest fall of the smoothed loss, and its minimum / 10; --json adds every point.', "The run's model is not touched: the sweep trains its own copy."],
   },
@@ -259,6 +285,7 @@ const specs: CommandSpec[] = [
       arch: { arg: 'ARCH', help: 'the network (default small-cnn)', choices: ['small-cnn', 'resnet-small'] },
       lr: { arg: 'X', help: "Adam's learning rate (default 0.0003, a full run's)" },
       seed: { arg: 'N', help: 'the seed of the weights (default 42)' },
+      backend: backendOption,
     },
     notes: ['100 Adam steps with augmentation and weight decay off; passes when the loss falls below 0.05 (or to 2% of its start).'],
   },
@@ -278,6 +305,7 @@ const specs: CommandSpec[] = [
       },
       limit: { arg: 'N', help: 'how many rows (default 20; no upper cap: fetched in pages of 2000)' },
       offset: { arg: 'N', help: 'skip the first N rows (default 0): page the queue with --offset and --limit' },
+      sort: { arg: 'SIGNAL', help: 'label errors: the fused queue (default) or one signal alone', choices: labelSorts },
     },
     notes: ['--kind has no default: name the queue you want.', 'The whole queue: --limit larger than its total (printed as "N images").'],
   },
@@ -291,8 +319,106 @@ const specs: CommandSpec[] = [
       run: { arg: 'N', help: 'the full run whose model classifies them (loupe train prints its number)', required: true },
       project,
       out: { arg: 'CSV', help: 'also write path,predicted,probability rows to this file' },
+      tta: { help: 'test-time augmentation: average over the image, its horizontal flip and 5 crops at 90% (7 passes each)' },
     },
     notes: ['A folder stands for its image files (not its sub-folders). Paths are as given, not relative to the project root.'],
+  },
+  {
+    name: 'health',
+    args: '',
+    positionals: [0, 0],
+    project: 'existing',
+    summary: 'Data health: duplicate groups, leakage across splits, label conflicts, image quality flags, class balance.',
+    options: {
+      project,
+      'min-per-split': { arg: 'N', help: 'report classes with fewer images than this in a split (default 10)' },
+    },
+    notes: [
+      'Recomputes first when the data changed since the last check (features of images that lack them, then every check).',
+      '--json prints duplicates, quality (a count per check) and balance, with every named threshold the checks use.',
+    ],
+  },
+  {
+    name: 'fix-leakage',
+    args: '',
+    positionals: [0, 0],
+    project: 'existing',
+    summary: 'Put every duplicate group that crosses splits into one split (or remove its extra copies), as one undoable change.',
+    options: {
+      project,
+      mode: { arg: 'MODE', help: 'move (default): move the copies into the split of the locked or larger part; remove: exclude the extra copies', choices: ['move', 'remove'] },
+      lock: { arg: 'SPLIT', help: 'members in this split never move (repeat, or train,valid)' },
+      'dry-run': dryRun,
+    },
+    notes: ['Lists every image that moves. loupe undo brings the change back; the files are never touched.'],
+  },
+  {
+    name: 'goal',
+    args: '',
+    positionals: [0, 0],
+    project: 'existing',
+    summary: "Set or show the project's goal (an error or accuracy to reach), which diagnoses measure against.",
+    options: {
+      project,
+      error: { arg: 'X', help: 'the error to stay under: a fraction (0.05) or a percentage (5%)' },
+      accuracy: { arg: 'X', help: 'the accuracy to reach, instead of --error' },
+      human: { arg: 'X', help: 'human-level error (or accuracy, with --accuracy) on this task, when known' },
+      clear: { help: 'remove the goal' },
+    },
+  },
+  {
+    name: 'diagnose',
+    args: '',
+    positionals: [0, 0],
+    project: 'existing',
+    summary: 'Bias/variance diagnosis of a run: goal, train, k-fold, valid and test errors, the gaps, a verdict and next steps.',
+    options: { project, run: { arg: 'N', help: 'the run (default: the latest finished run)' } },
+  },
+  {
+    name: 'search',
+    args: '',
+    positionals: [0, 0],
+    project: 'existing',
+    summary: 'Hyperparameter search with successive halving (ASHA): trials train briefly first, only the most promising train longer.',
+    options: {
+      project,
+      'budget-trials': { arg: 'N', help: 'how many trials to sample (default 24)' },
+      'budget-minutes': { arg: 'M', help: 'stop starting trials after M minutes' },
+      'min-budget': { arg: 'E', help: 'epochs of the first rung (default 2)' },
+      'max-budget': { arg: 'E', help: 'epochs of the last rung (default 18)' },
+      eta: { arg: 'K', help: 'keep the best 1/K at each rung (default 3)' },
+      run: { arg: 'N', help: "search around run N's config (default: the default quick config)" },
+      mode: { arg: 'MODE', help: 'quick (default) or full, when no --run is given', choices: ['quick', 'full'] },
+      seed: { arg: 'S', help: 'seed of the sampled configurations (default 1)' },
+    },
+    notes: ['Each rung of each trial is a run (a child of the search). --json prints every trial with its rungs, and the best.'],
+  },
+  {
+    name: 'ensemble',
+    args: '',
+    positionals: [0, 0],
+    project: 'existing',
+    summary: "An ensemble run: the average of runs' out-of-sample probabilities, scored like any run.",
+    options: {
+      project,
+      runs: { arg: 'A,B,…', help: 'the finished runs to combine' },
+      run: { arg: 'N', help: "with --seeds: train K-1 more seeds of run N's config and combine them with it" },
+      seeds: { arg: 'K', help: 'how many seeds, with --run' },
+      folds: { arg: 'N', help: "the k fold heads of quick run N: test and unlabelled images averaged over the heads (none saw them), train and valid kept out-of-fold" },
+    },
+  },
+  {
+    name: 'report',
+    args: '',
+    positionals: [0, 0],
+    project: 'existing',
+    summary: 'Write a self-contained HTML report of a run (config, curves, metrics, confusion matrix, diagnosis, worst errors).',
+    options: {
+      project,
+      run: { arg: 'N', help: 'the run', required: true },
+      out: { arg: 'FILE', help: 'the HTML file to write', required: true },
+      compare: { arg: 'M', help: 'also compare with run M on today\'s labels' },
+    },
   },
   {
     name: 'augment-preview',

@@ -13,6 +13,8 @@ import { startServer } from '../server/server';
 import { issuesCommand, trainCommand } from './train';
 import { predictCommand } from './predict';
 import { lrFindCommand, sanityCommand } from './trainTools';
+import { fixLeakageCommand, healthCommand } from './health';
+import { diagnoseCommand, ensembleCommand, goalCommand, reportCommand, searchCommand } from './experiments';
 import { writePreviewFiles } from '../augment/previewFiles';
 import { requireClass } from '../store/classes';
 import { requireImagesByPath } from '../store/images';
@@ -45,7 +47,8 @@ async function run(spec: CommandSpec, options: Options, args: string[]): Promise
   const command = spec.name;
   // Read paths before opening: a bad --from-file changes nothing.
   const paths = spec.takesPaths ? await pathsOf(spec, options, args) : [];
-  const core = new Core();
+  // Serve mode, like the app, prepares a finished run's review queues at once; other commands exit without waiting for that.
+  const core = new Core({ warmQueues: command === 'serve' });
   const print = (json: unknown, text: string) => console.log(options.json ? JSON.stringify(json) : text);
   try {
     await openProject(core, spec, options);
@@ -207,6 +210,20 @@ async function run(spec: CommandSpec, options: Options, args: string[]): Promise
         return await lrFindCommand(core, options, print);
       case 'sanity':
         return await sanityCommand(core, options, print);
+      case 'health':
+        return await healthCommand(core, options, print);
+      case 'goal':
+        return await goalCommand(core, options, print);
+      case 'diagnose':
+        return await diagnoseCommand(core, options, print);
+      case 'search':
+        return await searchCommand(core, options, print);
+      case 'ensemble':
+        return await ensembleCommand(core, options, print);
+      case 'report':
+        return await reportCommand(core, options, print);
+      case 'fix-leakage':
+        return await fixLeakageCommand(core, options, print);
       default:
         throw new LoupeError('INTERNAL', `The command table names "${command}", which main.ts does not run.`);
     }

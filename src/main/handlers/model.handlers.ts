@@ -180,7 +180,7 @@ export async function exportModel(core: CoreServices, { id, out: given }: { id: 
 /** Classifies files and sent images with the run's network, in that order. */
 export async function predictWithRun(
   core: CoreServices,
-  { id, files, images }: { id: number; files: string[]; images: Array<{ name: string; base64: string }> },
+  { id, files, images, tta = false }: { id: number; files: string[]; images: Array<{ name: string; base64: string }>; tta?: boolean },
 ): Promise<ModelPrediction[]> {
   if (files.length === 0 && images.length === 0) throw new LoupeError('VALIDATION', 'Name at least one image to classify (files, or images sent as base64).');
   const network = runNetwork(core.requireProject().db, id, 'used to predict');
@@ -191,6 +191,7 @@ export async function predictWithRun(
       ...files.map((file) => ({ name: file, file: path.resolve(file) })),
       ...images.map((image) => ({ name: image.name, bytes: new Uint8Array(Buffer.from(image.base64, 'base64')) })),
     ],
+    tta,
     pixelLimit: core.options.pixelLimit,
   });
 }

@@ -1,4 +1,4 @@
-import { LoupeError } from '../../shared/errors';
+import { LoupeError, toErrorInfo } from '../../shared/errors';
 import { assertNever } from '../../shared/assertNever';
 import { trainConfigSchema, type CurvePoint, type RunStatus, type TrainConfig } from '../../shared/train';
 import type { JobId } from '../../shared/types';
@@ -10,6 +10,9 @@ import { estimateFullRun } from '../train/estimate';
 import { runQuickJob } from '../train/quick.job';
 import { createRun, latestRun } from '../train/runs';
 import type { TrainToolRequest } from './trainTools.handlers';
+import type { JobContext } from '../jobs/manager';
+import type { Project } from '../store/project';
+import { computeRunBaselines } from '../experiments/baselines';
 import type { AreaHandlers, CoreServices } from './types';
 
 const processes = new WeakMap<CoreServices, TrainingProcess>();
@@ -36,19 +39,40 @@ export function startTraining(core: CoreServices, config: TrainConfig): { jobId:
   refuseSecondRun(core);
   const runId = createRun(project.db, config, datasetVersion(project.db));
   core.emit('runs:changed', { runId, status: 'running' });
-  const hooks = runHooks(core);
-  const job = core.jobs.start('train', (ctx): Promise<unknown> => {
-    switch (config.mode) {
-      case 'quick':
-        return runQuickJob(project, trainingProcess(core), runId, config, hooks, ctx);
-      case 'full':
-        return runFullJob(project, trainingProcess(core), runId, config, hooks, ctx);
-      default:
-        return assertNever(config, 'mode');
-    }
-  });
+  const job = core.jobs.start('train', (ctx) => trainRun(core, project, runId, config, ctx));
   return { jobId: job.id, runId };
 }
+
+/**
+ * Trains one created run inside a job: train:start's own job, or a search trial or an ensemble
+ * seed inside the search's or ensemble's job (which hold the one-training-job slot). Quick or full
+ * by the config's mode; the run's baselines are stored after it finishes (a failure there is logged,
+ * never fails the run).
+ */
+export async function trainRun(core: CoreServices, project: Project, runId: number, config: TrainConfig, ctx: JobContext): Promise<unknown> {
+  const hooks = runHooks(core);
+  let result: unknown;
+  switch (config.mode) {
+    case 'quick':
+      result = await runQuickJob(project, trainingProcess(core), runId, config, hooks, ctx);
+      break;
+    case 'full':
+      result = await runFullJob(project, trainingProcess(core), runId, config, hooks, ctx);
+      break;
+    default:
+      return assertNever(config, 'mode');
+  }
+  try {
+    const baselines = await computeRunBaselines(project, runId);
+    const lift = baselines.lift.linear.valid ?? baselines.lift.majority.valid;
+    if (lift !== null) ctx.log(`baselines: majority ${pct(baselines.majority.valid?.accuracy)}, linear on pixels ${pct(baselines.linear?.valid?.accuracy)} valid accuracy; lift ${(lift * 100).toFixed(1)} points`);
+  } catch (error) {
+    ctx.log(`baselines not computed: ${toErrorInfo(error).message}`);
+  }
+  return result;
+}
+
+const pct = (x: number | undefined) => (x === undefined ? '-' : `${(x * 100).toFixed(1)}%`);
 
 /** Continues a cancelled or failed full run from its last checkpoint, as the same run. */
 export function resumeTraining(core: CoreServices, runId: number): { jobId: JobId; runId: number } {
@@ -60,15 +84,30 @@ export function resumeTraining(core: CoreServices, runId: number): { jobId: JobI
   return { jobId: job.id, runId };
 }
 
-// One run at a time, and none beside an LR finder or a sanity check: they would share the training
-// process and the machine's cores.
-function refuseSecondRun(core: CoreServices): void {
-  const running = core.jobs.running('train');
-  if (running) throw new LoupeError('CONFLICT', 'A run is already training; wait for it or cancel it first.', { jobId: running.id });
+/**
+ * One run at a time, and none beside an LR finder, a sanity check, a search or an ensemble's seeds:
+ * they would share the training process and the machine's cores. CONFLICT names what is running.
+ */
+export function refuseSecondRun(core: CoreServices): void {
+  const running = runningTraining(core);
+  if (running?.kind === 'train') throw new LoupeError('CONFLICT', 'A run is already training; wait for it or cancel it first.', { jobId: running.id });
+  if (running) throw new LoupeError('CONFLICT', `A ${running.kind} is training runs; wait for it or cancel it first.`, { jobId: running.id });
   const checking = core.jobs.running('lrFind') ?? core.jobs.running('sanity');
   if (checking) {
     throw new LoupeError('CONFLICT', 'An LR finder or sanity check is running; wait for it or cancel it, then start the run.', { jobId: checking.id });
   }
+}
+
+/** Jobs that train runs: a run, and a search or an ensemble's seeds (they train their runs inside their own job). */
+const trainingJobKinds = ['train', 'search', 'ensemble'] as const;
+
+/** The job that holds the one training slot, if any. */
+export function runningTraining(core: CoreServices) {
+  for (const kind of trainingJobKinds) {
+    const job = core.jobs.running(kind);
+    if (job) return job;
+  }
+  return null;
 }
 
 function runHooks(core: CoreServices) {

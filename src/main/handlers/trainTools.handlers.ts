@@ -19,7 +19,7 @@ import type { SanityAnswer } from '../train/kinds/sanity';
 import type { ShowBatchAnswer } from '../train/kinds/showBatch';
 import type { ToolInput } from '../train/toolsInput';
 import { chooseInput, gatherTrainingSet } from '../train/trainingSet';
-import { parseTrainConfig, trainingProcess } from './train.handlers';
+import { parseTrainConfig, runningTraining, trainingProcess } from './train.handlers';
 import type { CoreServices, Handlers } from './types';
 
 /** The requests this file answers (train.handlers.ts answers the rest of train:). */
@@ -55,8 +55,8 @@ export function toolInput(project: Project, config: FullConfig & { arch: Archite
 }
 
 function refuseWhileBusy(core: CoreServices, kind: ToolJob): void {
-  const training = core.jobs.running('train');
-  if (training) throw new LoupeError('CONFLICT', 'A run is training; wait for it or cancel it before running a check.', { jobId: training.id });
+  const training = runningTraining(core);
+  if (training) throw new LoupeError('CONFLICT', `A ${training.kind === 'train' ? 'run' : training.kind} is training; wait for it or cancel it before running a check.`, { jobId: training.id });
   const same = core.jobs.running(kind);
   if (same) throw new LoupeError('CONFLICT', `A ${kind === 'lrFind' ? 'LR finder' : 'sanity check'} is already running; wait for it or cancel it.`, { jobId: same.id });
 }

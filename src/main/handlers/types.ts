@@ -15,6 +15,11 @@ export interface CoreOptions {
   pixelLimit?: number;
   /** How the training process starts: child_process.fork unless the host has its own (Electron's utilityProcess). */
   trainer?: TrainerSpawner;
+  /**
+   * Start a finished run's label-error analysis at once in the background (the app and serve mode,
+   * so Review opens without waiting). Off by default: a CLI command would wait for it before exiting.
+   */
+  warmQueues?: boolean;
 }
 
 /** What an area's handlers may use of the core. */

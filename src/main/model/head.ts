@@ -2,7 +2,7 @@
  * The quick model's head: softmax regression (or a one-hidden-layer MLP) on standardised
  * embeddings, trained with Adam, L2 weight decay and early stopping on a held-out set by the training
  * engine (train/engine.ts), which reports each batch's loss and each epoch's held-out loss and stops
- * between batches when the signal aborts.
+ * between batches when the signal aborts. Optional dropout acts only in the training loss.
  */
 import type * as Tf from '@tensorflow/tfjs';
 import { curves, earlyStopping, fit, validation, type Trainable } from '../train/engine';
@@ -26,6 +26,8 @@ export interface HeadOptions {
   batchSize: number;
   patience: number;
   seed: number;
+  /** Inverted dropout while training (softmax: on the input; mlp: on the hidden layer), masks from their own seeded stream; absent or 0: none (the same weights as without it). */
+  dropout?: number;
   /**
    * Rows that are views of one image: each epoch takes one of each group, drawn afresh (the image
    * itself or one of its augmented views), as on-the-fly augmentation does. Unset: every row, every epoch.
@@ -86,10 +88,20 @@ export async function trainHead(
     options.kind === 'mlp'
       ? [init(x.dim, options.hidden), tf.variable(tf.zeros([options.hidden])), init(options.hidden, k), tf.variable(tf.zeros([k]))]
       : [init(x.dim, k), tf.variable(tf.zeros([k]))];
-  const forward = (input: Tf.Tensor2D): Tf.Tensor2D =>
+  const dropout = options.dropout ?? 0;
+  // Masks come from their own stream, so dropout changes only the masks, never the batch order.
+  const dropRandom = seededRandom(options.seed + 7_919);
+  const drop = (t: Tf.Tensor2D, training: boolean): Tf.Tensor2D => {
+    if (!training || dropout <= 0) return t;
+    const [rows, cols] = t.shape;
+    const mask = new Float32Array(rows * cols);
+    for (let i = 0; i < mask.length; i++) mask[i] = dropRandom() < dropout ? 0 : 1 / (1 - dropout);
+    return tf.mul(t, tf.tensor2d(mask, [rows, cols])) as Tf.Tensor2D;
+  };
+  const forward = (input: Tf.Tensor2D, training = false): Tf.Tensor2D =>
     options.kind === 'mlp'
-      ? tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(input, weights[0] as Tf.Tensor2D), weights[1]!)), weights[2] as Tf.Tensor2D), weights[3]!)
-      : tf.add(tf.matMul(input, weights[0] as Tf.Tensor2D), weights[1]!);
+      ? tf.add(tf.matMul(drop(tf.relu(tf.add(tf.matMul(input, weights[0] as Tf.Tensor2D), weights[1]!)) as Tf.Tensor2D, training), weights[2] as Tf.Tensor2D), weights[3]!)
+      : tf.add(tf.matMul(drop(input, training), weights[0] as Tf.Tensor2D), weights[1]!);
   const standardised = standardise(x, mean, std);
   const valTensors = val && val.x.rows > 0 ? { x: tf.tensor2d(standardise(val.x, mean, std), [val.x.rows, val.x.dim]), y: val.y } : null;
   const optimizer = tf.train.adam(options.learningRate);
@@ -129,7 +141,7 @@ export async function trainHead(
   const model: Trainable<HeadBatch> = {
     trainable: weights,
     loss: (batch) => {
-      const data = tf.losses.softmaxCrossEntropy(batch.y, forward(batch.x));
+      const data = tf.losses.softmaxCrossEntropy(batch.y, forward(batch.x, true));
       const l2 = decayed.reduce<Tf.Scalar>((sum, w) => tf.add(sum, tf.sum(tf.square(w))), tf.scalar(0));
       return tf.add(data, tf.mul(l2, options.weightDecay / 2)) as Tf.Scalar;
     },

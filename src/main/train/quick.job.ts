@@ -3,7 +3,7 @@
  * embed what the cache lacks in the training process, then send the k-fold task there and stream
  * its curves, progress and log back through the job manager; store predictions and metrics.
  */
-import type { BackendReport, QuickConfig, RunStatus } from '../../shared/train';
+import type { BackendReport, ExecutionProviderReport, QuickConfig, RunStatus } from '../../shared/train';
 import { LoupeError, toErrorInfo } from '../../shared/errors';
 import type { ImageId, SplitName } from '../../shared/types';
 import type { JobContext } from '../jobs/manager';
@@ -17,9 +17,10 @@ import type { TrainingProcess } from './client';
 import type { EmbedItem } from './protocol';
 import type { EmbedAnswer, EmbedVectors } from './kinds/embed';
 import type { QuickAnswer } from './kinds/quick';
-import { splitCode, type QuickTask } from './quick';
+import { splitCode, type QuickResult, type QuickTask } from './quick';
 import { runListeners, type RunHooks } from './jobListeners';
 import { savePredictions, updateRun } from './runs';
+import { saveFoldPredictions, type FoldPrediction } from '../store/experiments';
 import { missingEmbeddings } from '../model/embeddingCache';
 
 /** What the job reports to the core. */
@@ -105,6 +106,7 @@ export async function runQuickJob(
     ctx.log(`${spec.name}: ${items.length} vectors to compute, ${cached} cached${embedEstimate(spec, items.length)}`);
     let dim = 0;
     let embedReport: BackendReport | null = null;
+    let providers: ExecutionProviderReport | null = null;
     const failed = new Set<string>();
     if (items.length > 0) {
       const result = await trainer.run<EmbedAnswer>(
@@ -132,6 +134,7 @@ export async function runQuickJob(
       );
       dim = result.dim;
       embedReport = result.report;
+      providers = result.providers ?? null;
     }
     const embedSeconds = (performance.now() - embedStarted) / 1000;
     if (items.length > 0 && failed.size < items.length) recordEmbedRate(spec, items.length / embedSeconds, engineOf(spec.kind, embedReport?.name ?? null));
@@ -189,11 +192,12 @@ export async function runQuickJob(
         probabilities: result.probabilities.slice(r * k, (r + 1) * k),
       })),
     );
+    saveFoldPredictions(db, runId, foldHeadRows(result, usable, k));
     const seconds = (performance.now() - started) / 1000;
     updateRun(db, runId, {
       status: 'done',
       backend: report ?? embedReport ?? undefined,
-      backbone: { name: spec.name, kind: spec.kind, dim, note: resolved.note },
+      backbone: { name: spec.name, kind: spec.kind, dim, note: resolved.note, providers },
       metrics: result.metrics,
       timings: {
         totalSeconds: seconds,
@@ -216,4 +220,14 @@ export async function runQuickJob(
     if (status === 'cancelled') throw new LoupeError('CANCELLED', 'Training was cancelled.', { runId });
     throw error;
   }
+}
+
+/** Each image outside the folds with every fold head's probabilities (folds x classes), for the fold-head ensemble. */
+function foldHeadRows(result: QuickResult, usable: ReadonlyArray<{ id: ImageId }>, k: number): FoldPrediction[] {
+  const { rows, probabilities } = result.foldHeads;
+  return Array.from(rows, (image, r) => {
+    const out = new Float32Array(result.folds * k);
+    for (let f = 0; f < result.folds; f++) out.set(probabilities.subarray((f * rows.length + r) * k, (f * rows.length + r + 1) * k), f * k);
+    return { imageId: usable[image]!.id, folds: result.folds, probabilities: out };
+  });
 }

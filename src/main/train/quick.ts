@@ -2,6 +2,8 @@
  * The quick model: k-fold cross-validation over train+valid gives every labelled image an
  * out-of-sample probability vector (each image is predicted only by the head trained without its
  * fold); a final head trained on train gives valid and test metrics and predicts everything else.
+ * Each fold head also predicts the images outside the folds (test, unlabelled), so the k heads can
+ * be ensembled (experiments/ensemble.ts).
  * Pure computation on embeddings; the training process runs it.
  */
 import type * as Tf from '@tensorflow/tfjs';
@@ -37,6 +39,12 @@ export interface QuickResult {
   folds: number;
   /** The fold each labelled train/valid image was held out in (-1 otherwise), to audit the split. */
   heldOutFold: Int32Array;
+  /**
+   * Every fold head's probabilities on the images outside the folds (test, unlabelled, no split:
+   * none of the heads saw them), for the fold-head ensemble: `rows` are image indexes, and
+   * `probabilities` is folds x rows x classes.
+   */
+  foldHeads: { rows: Int32Array; probabilities: Float32Array };
 }
 
 /** Callbacks of a quick run. */
@@ -62,6 +70,12 @@ export async function runQuick(tf: typeof Tf, task: QuickTask, callbacks: QuickC
   const folds = Math.max(2, Math.min(config.folds, pool.length));
   const assignment = stratifiedFolds(pool.map((i) => given[i]!), folds, config.seed);
   pool.forEach((image, p) => (heldOutFold[image] = assignment[p]!));
+  const inPool = new Uint8Array(n);
+  for (const i of pool) inPool[i] = 1;
+  const outside: number[] = [];
+  for (let i = 0; i < n; i++) if (!inPool[i]) outside.push(i);
+  const outsideX = takeRows(task.x, outside);
+  const foldHeadProbabilities = new Float32Array(folds * outside.length * k);
   const viewsOf = groupViews(task.views.owner);
   const headOptions = { ...config, kind: config.head, classes: k };
   const totalPhases = folds + 1;
@@ -75,6 +89,8 @@ export async function runQuick(tf: typeof Tf, task: QuickTask, callbacks: QuickC
     const head = await trainHead(tf, fitted.x, fitted.y, { x: takeRows(task.x, stop), y: stop.map((i) => given[i]!) }, { ...headOptions, seed: config.seed + f, viewGroups: fitted.groups }, curveCallbacks(phase, callbacks));
     callbacks.onFit?.(phase, [...fit, ...stop], heldOut);
     const predicted = head.predict(takeRows(task.x, heldOut));
+    // Cheap (the embeddings are in memory): this head on the images no fold holds, for the fold-head ensemble.
+    if (outside.length > 0) foldHeadProbabilities.set(head.predict(outsideX), f * outside.length * k);
     head.dispose();
     heldOut.forEach((image, r) => {
       probabilities.set(predicted.subarray(r * k, (r + 1) * k), image * k);
@@ -113,10 +129,13 @@ export async function runQuick(tf: typeof Tf, task: QuickTask, callbacks: QuickC
     fold,
     folds,
     heldOutFold,
+    foldHeads: { rows: Int32Array.from(outside), probabilities: foldHeadProbabilities },
     metrics: {
       train: metricsOf(rowsOf(splitCode.train, probabilities, true)),
       valid: metricsOf(rowsOf(splitCode.valid, everything, false)),
       test: metricsOf(rowsOf(splitCode.test, everything, false)),
+      // The final head on its own training images: in-sample, for the bias/variance diagnosis.
+      trainInSample: metricsOf(rowsOf(splitCode.train, everything, false)),
     },
   };
 }

@@ -51,7 +51,8 @@ describe('the loupe command line', () => {
   it("prints each command's own usage and options for <command> --help", async () => {
     expect([...commands.keys()]).toEqual([
       'import', 'stats', 'relabel', 'remove', 'restore', 'undo', 'redo', 'export', 'classes', 'rename',
-      'merge', 'delete-class', 'split', 'versions', 'diff', 'serve', 'train', 'lr-find', 'sanity', 'issues', 'predict', 'augment-preview',
+      'merge', 'delete-class', 'split', 'versions', 'diff', 'serve', 'train', 'lr-find', 'sanity', 'issues', 'predict',
+      'health', 'fix-leakage', 'goal', 'diagnose', 'search', 'ensemble', 'report', 'augment-preview',
     ]);
     const specs = [...commands.values()];
     const runs = await runAll([['--help'], ...specs.map((s) => [s.name, '--help'])]);

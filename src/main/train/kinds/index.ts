@@ -12,6 +12,7 @@ import { exportFinetuneKind } from './exportFinetune';
 import { lrFindKind } from './lrFind';
 import { sanityKind } from './sanity';
 import { showBatchKind } from './showBatch';
+import { neighboursKind } from './neighbours';
 
 // Inputs are checked by each kind's own schema before run; the registry only needs the names.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -28,4 +29,5 @@ export const kinds: ReadonlyMap<string, AnyKind> = new Map<string, AnyKind>([
   ['lrFind', lrFindKind],
   ['sanity', sanityKind],
   ['showBatch', showBatchKind],
+  ['neighbours', neighboursKind],
 ]);

@@ -2,7 +2,8 @@
  * Kind 'predict': classify images with a full run's network. The core sends the run's network (its
  * architecture, or 'finetune' with the resolved backbone; input shape, classes and normalisation)
  * with its weights and the images (files, or bytes sent by a person); the answer is one
- * ModelPrediction per image, unreadable ones with their error.
+ * ModelPrediction per image, unreadable ones with their error. `tta` averages over the test-time
+ * views (model/predict.ts ttaViews).
  */
 import type * as Tf from '@tensorflow/tfjs';
 import { z } from 'zod';
@@ -59,6 +60,8 @@ export const predictKind = defineKind({
   input: netInputSchema.extend({
     images: z.array(z.union([z.object({ name: z.string(), file: z.string() }), z.object({ name: z.string(), bytes: z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'image bytes must be a Uint8Array') })])),
     top: z.number().int().min(1).max(20).default(3),
+    /** Test-time augmentation: average over ttaViews. */
+    tta: z.boolean().default(false),
     pixelLimit: z.number().int().positive().optional(),
   }),
   async run(input, ctx): Promise<ModelPrediction[]> {
@@ -68,6 +71,7 @@ export const predictKind = defineKind({
       const items = input.images.map((image) => ({ name: image.name, input: 'file' in image ? image.file : Buffer.from(image.bytes.buffer, image.bytes.byteOffset, image.bytes.byteLength) }));
       return await predictImages(tf, net, input.classes, items, evaluationConfig(input), {
         top: input.top,
+        tta: input.tta,
         signal: ctx.signal,
         pixelLimit: input.pixelLimit,
         onProgress: (done, total) => ctx.progress('predict', done, total),

@@ -8,7 +8,7 @@ import type { DatasetStats, ImportKind, JobId, JobInfo, ProjectInfo } from '../.
 import { errorMessage } from './format';
 
 /** The views the sidebar switches between. */
-export type ViewName = 'overview' | 'gallery' | 'augment' | 'classes' | 'splits' | 'versions' | 'train' | 'runs' | 'review';
+export type ViewName = 'overview' | 'gallery' | 'augment' | 'classes' | 'splits' | 'versions' | 'train' | 'runs' | 'review' | 'health' | 'experiments';
 
 /** A transient message in the corner. */
 export interface Toast {

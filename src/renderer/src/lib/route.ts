@@ -31,7 +31,7 @@ export function syncViewRoute(view: string): void {
 }
 
 /** Views a hash may name on load; others' views join this list as they are added. */
-export const routedViews = ['overview', 'gallery', 'augment', 'classes', 'splits', 'versions', 'train', 'runs', 'review'] as const;
+export const routedViews = ['overview', 'gallery', 'augment', 'classes', 'splits', 'versions', 'train', 'runs', 'review', 'health', 'experiments'] as const;
 
 /** The view the hash names on load, when it is one the app knows. */
 export function initialView(): (typeof routedViews)[number] | null {

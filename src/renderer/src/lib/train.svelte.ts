@@ -5,6 +5,7 @@
 import { getContext, setContext, untrack } from 'svelte';
 import type { AugmentPresetName } from '../../../shared/augment';
 import type {
+  BackendChoice,
   BackboneInfo,
   BackendReport,
   CurvePoint,
@@ -13,16 +14,19 @@ import type {
   RunDetail,
   RunSummary,
   ScheduleName,
+  TrainConfig,
   TrainConfigInput,
   TrainEstimate,
   PreprocessingInput,
 } from '../../../shared/train';
+import { trainConfigSchema } from '../../../shared/train';
 import type { JobId } from '../../../shared/types';
 import type { AppState } from './app.svelte.js';
 import { errorMessage } from './format';
 import { defaultFilter, filterToParams } from './gallery.svelte.js';
 import { ReviewState } from './review.svelte.js';
 import { TrainToolsState, type FullConfigInput } from './trainTools.svelte.js';
+import { ExperimentsState } from './experiments.svelte.js';
 import { writeRoute } from './route';
 
 /**
@@ -72,6 +76,8 @@ export interface FullTrainForm {
   seed: number;
   /** 0: off; k >= 2: k fold networks first, for out-of-sample train predictions. */
   folds: number;
+  /** 'auto', or a TF.js backend forced (e.g. 'webgpu'). */
+  backend: BackendChoice;
 }
 
 /** The full config's defaults: start simple (small-cnn), Adam at 3e-4. */
@@ -86,10 +92,21 @@ export const defaultFullTrainForm: FullTrainForm = {
   patience: 5,
   seed: 42,
   folds: 0,
+  backend: 'auto',
 };
 
 /** Which model the form starts. */
 export type TrainMode = 'quick' | 'full';
+
+/** Jobs that hold the one training slot: a run, a hyperparameter search (its trials are runs), an ensemble (its seeds train first). */
+const trainingJobKinds: ReadonlySet<string> = new Set(['train', 'search', 'ensemble']);
+
+/** Config fields the form has no control for (weight decay, patience, …), carried into the next run of that mode; `source` says where they came from. */
+export interface FormExtras {
+  mode: TrainMode;
+  values: Record<string, unknown>;
+  source: string;
+}
 
 /** Holds the runs and the training job, kept in step with `runs:changed`, `train:curve` and `jobs:update`. */
 export class TrainState {
@@ -120,6 +137,10 @@ export class TrainState {
   fullEstimate = $state.raw<TrainEstimate | null>(null);
   /** Bumped each time a run stops (done, failed, cancelled): review queues refetch. */
   runsRevision = $state(0);
+  /** Filled by applyConfig (apply a search's best, a diagnosis step) for the fields the form lacks; null when none. */
+  formExtras = $state.raw<FormExtras | null>(null);
+  /** The goal, diagnoses, baselines, searches, ensembles, checked comparisons and reports. */
+  readonly experiments: ExperimentsState;
 
   readonly job = $derived.by(() => (this.jobId ? (this.app.jobs[this.jobId] ?? null) : null));
   readonly isTraining = $derived(this.isStarting || (this.jobId !== null && (!this.job || this.job.state === 'running' || this.job.state === 'queued')));
@@ -142,6 +163,7 @@ export class TrainState {
     this.app = app;
     this.review = new ReviewState(app);
     this.tools = new TrainToolsState(app, () => this.fullConfig());
+    this.experiments = new ExperimentsState(app);
   }
 
   /** The full form as a config (the backbone only matters to finetune). */
@@ -173,9 +195,10 @@ export class TrainState {
         void this.refreshRuns();
       }),
       this.app.api.on('jobs:update', (job) => {
-        if (job.kind === 'train' && (job.state === 'running' || job.state === 'queued') && this.jobId !== job.id) this.jobId = job.id;
+        if (trainingJobKinds.has(job.kind) && (job.state === 'running' || job.state === 'queued') && this.jobId !== job.id) this.jobId = job.id;
       }),
     );
+    this.experiments.start();
     this.disposeEffects = $effect.root(() => {
       // The project object is replaced whenever its info refreshes (a job ends, a reconnect):
       // only a different file means another project, and only that resets the runs and queues.
@@ -191,6 +214,7 @@ export class TrainState {
     for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
     this.disposeEffects?.();
     this.disposeEffects = null;
+    this.experiments.stop();
   }
 
   /** Reloads the runs list. */
@@ -267,16 +291,36 @@ export class TrainState {
     }
   }
 
+  /** The form's config for its mode, with the extras applied to that mode. */
+  formConfig(): TrainConfigInput {
+    const extras = this.formExtras?.mode === this.mode ? this.formExtras.values : {};
+    if (this.mode === 'full') return { ...this.fullConfig(), ...extras } as TrainConfigInput;
+    const { hidden, head, ...rest } = $state.snapshot(this.form);
+    return { mode: 'quick', ...rest, head, ...(head === 'mlp' ? { hidden } : {}), ...extras } as TrainConfigInput;
+  }
+
   /** Starts a run with the form's config. */
   async startWithForm(): Promise<void> {
-    if (this.mode === 'full') {
-      const config = this.fullConfig();
-      await this.launch(() => this.app.api.call('train:start', { config }));
-      return;
-    }
-    const { hidden, head, ...rest } = this.form;
-    const config: TrainConfigInput = { mode: 'quick', ...rest, head, ...(head === 'mlp' ? { hidden } : {}) };
+    const config = this.formConfig();
     await this.launch(() => this.app.api.call('train:start', { config }));
+  }
+
+  /**
+   * Fills the form from a config (a search's best, a run's config with a diagnosis step's patch):
+   * the mode, the fields the form has, and the rest that differ from the defaults as extras.
+   */
+  applyConfig(config: TrainConfig, source: string): void {
+    const defaults = trainConfigSchema.parse({ mode: config.mode }) as Record<string, unknown>;
+    const target = (config.mode === 'quick' ? this.form : this.fullForm) as unknown as Record<string, unknown>;
+    const formKeys = Object.keys(config.mode === 'quick' ? defaultTrainForm : defaultFullTrainForm);
+    const extras: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(config)) {
+      if (key === 'mode' || value === undefined) continue;
+      if (formKeys.includes(key)) target[key] = value;
+      else if (JSON.stringify(value) !== JSON.stringify(defaults[key])) extras[key] = value;
+    }
+    this.mode = config.mode;
+    this.formExtras = Object.keys(extras).length > 0 ? { mode: config.mode, values: extras, source } : null;
   }
 
   /** Reruns the last run's config on the current data (the defaults when there is no run yet). */
@@ -360,9 +404,11 @@ export class TrainState {
     this.liveCurve = [];
     this.comparison = null;
     this.fullEstimate = null;
+    this.formExtras = null;
     this.review.reset();
     this.tools.reset();
-    const running = Object.values(this.app.jobs).find((job) => job.kind === 'train' && (job.state === 'running' || job.state === 'queued'));
+    this.experiments.reset(file !== null);
+    const running = Object.values(this.app.jobs).find((job) => trainingJobKinds.has(job.kind) && (job.state === 'running' || job.state === 'queued'));
     this.jobId = running?.id ?? null;
     if (file) void this.refreshRuns();
   }

@@ -129,13 +129,13 @@ export class TrainToolsState {
     }
   }
 
-  /** Classifies images (read by the caller as base64) with a run's model. */
-  async predict(runId: number, images: Array<{ name: string; base64: string }>): Promise<void> {
+  /** Classifies images (read by the caller as base64) with a run's model; `tta` averages over the test-time views. */
+  async predict(runId: number, images: Array<{ name: string; base64: string }>, options: { tta?: boolean } = {}): Promise<void> {
     const request = ++this.predictRequest;
     this.isPredicting = true;
     this.error = null;
     try {
-      const rows = await this.app.api.call('runs:predict', { id: runId, images });
+      const rows = await this.app.api.call('runs:predict', { id: runId, images, tta: options.tta === true });
       if (request === this.predictRequest) this.predictions = { runId, rows };
     } catch (error) {
       if (request === this.predictRequest) this.fail('predict', error);
