@@ -196,7 +196,10 @@ export function currentGroups(db: Db): DuplicateGroup[] {
  */
 export async function healthJob(project: Project, ctx: JobContext, pixelLimit = defaultPixelLimit): Promise<HealthReport> {
   const { db } = project;
-  const missing = imagesWithoutFeatures(db);
+  // A read-only project cannot store features: the checks run over the ones it has (the rest are
+  // reported as not measured) and the results are kept in memory (computeHealth).
+  const readOnly = isReadOnly(db);
+  const missing = readOnly ? [] : imagesWithoutFeatures(db);
   const root = project.root();
   if (missing.length > 0 && root) {
     ctx.progress('reading features', 0, missing.length);

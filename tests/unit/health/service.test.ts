@@ -233,6 +233,30 @@ describe('health results', () => {
     expect(readHealth(db, 0)?.report()).toMatchObject({ stale: false, images: 26 });
   }, 60_000);
 
+  it.skipIf(!canLockDown)('on a read-only project, the health job writes nothing: features it lacks stay unmeasured', async () => {
+    let c = await open(await leakyFolder(), 'split-folders');
+    // As if imported by an older Loupe: no features stored, so a job on a writable project would read and save them.
+    dbOf(c).prepare('DELETE FROM health_features').run();
+    const file = c.requireProject().info().file;
+    await c.shutdown();
+    core = null;
+    const sha = () => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+    const before = sha();
+    const undo = lockDown(file)!;
+    try {
+      c = core = new Core();
+      expect((await c.call('project:open', { file })).readOnly).toBe(true);
+      await runJob(c);
+      const report = await c.call('health:report', {});
+      expect(report).toMatchObject({ images: 26, featuresMissing: 26 });
+      await c.shutdown();
+      core = null;
+    } finally {
+      undo();
+    }
+    expect(sha()).toBe(before);
+  }, 60_000);
+
   it.skipIf(!canLockDown)('on a read-only project, computes out-of-date results without storing them, and health:image answers', async () => {
     let c = await open(await leakyFolder(), 'split-folders');
     await c.call('health:report', {});

@@ -135,6 +135,22 @@ export class GalleryState {
     if (!isNewFilter && version === this.version) return false;
     this.filterKey = key;
     this.version = version;
+    this.reload(isNewFilter);
+    return isNewFilter;
+  }
+
+  /**
+   * Refetches the pages for the same filter and data, keeping the rows on screen until the fresh
+   * ones arrive: for answers that change without a new dataset version (new health results).
+   */
+  refresh(): void {
+    // Not synced yet, or a new filter that sync is about to load anyway.
+    if (this.version < 0 || this.requestKey !== this.filterKey) return;
+    this.reload(false);
+  }
+
+  /** Starts a new generation of pages: page 0 and, for the same filter, the rows on screen. */
+  private reload(isNewFilter: boolean): void {
     this.generation += 1;
     this.inFlight.clear();
     this.failed.clear();
@@ -149,7 +165,6 @@ export class GalleryState {
     void this.fetchPage(0);
     // Same filter, newer data: the rows on screen refetch now, not when the grid next scrolls.
     if (!isNewFilter && this.shown) this.ensure(this.shown.first, this.shown.last);
-    return isNewFilter;
   }
 
   /** Tries again the pages whose fetch failed (after a reconnect, say). */

@@ -39,6 +39,9 @@ export function defaultKeep(group: DuplicateGroup): ImageId {
   return member.imageId;
 }
 
+/** One decision Health can undo, with the dataset version it left. */
+type UndoEntry = ({ kind: 'change' } | { kind: 'dismissal'; key: string }) & { version: number };
+
 /** Holds the report, the leakage repair and the duplicate queue. */
 export class HealthState {
   readonly app: AppState;
@@ -70,8 +73,10 @@ export class HealthState {
   readonly lockedSplits = $derived(splitNames.filter((split) => this.locked[split]));
 
   // What Z undoes, newest last: a dataset change (changes:undo) or a dismissal ("keep"), which is
-  // not a change to the dataset and is undone by un-dismissing the group. Empty: changes:undo.
-  private undoStack: Array<{ kind: 'change' } | { kind: 'dismissal'; key: string }> = [];
+  // not a change to the dataset and is undone by un-dismissing the group. Each entry holds the
+  // dataset version it left; once the data moved on elsewhere (a Gallery edit), changes:undo would
+  // undo that edit instead, so the entries are stale and Undo here is no longer offered.
+  private undoStack = $state.raw<UndoEntry[]>([]);
   private projectFile: string | null = null;
   private reportRequest = 0;
   private planRequest = 0;
@@ -80,6 +85,11 @@ export class HealthState {
 
   constructor(app: AppState) {
     this.app = app;
+  }
+
+  /** True while the newest decision made here can still be undone from here (the data has not moved on since). */
+  get canUndo(): boolean {
+    return this.undoStack.at(-1)?.version === this.app.version;
   }
 
   /** The health job running now, if any. */
@@ -104,10 +114,13 @@ export class HealthState {
   async load(): Promise<void> {
     if (!this.app.project) return;
     this.ensureProject();
+    // The field is being typed in (cleared, or not a whole number yet): keep the last report.
+    const minPerSplit = this.minPerSplit as number | null;
+    if (typeof minPerSplit !== 'number' || !Number.isInteger(minPerSplit) || minPerSplit < 1) return;
     const request = ++this.reportRequest;
     this.isLoading = true;
     try {
-      const report = await this.app.api.call('health:report', { minPerSplit: this.minPerSplit });
+      const report = await this.app.api.call('health:report', { minPerSplit });
       if (request !== this.reportRequest) return;
       this.report = report;
     } catch (error) {
@@ -163,7 +176,7 @@ export class HealthState {
     this.isFixing = true;
     try {
       const result = await this.app.api.call('health:fixLeakage', { mode: this.mode, locked: this.lockedSplits });
-      this.undoStack.push({ kind: 'change' });
+      if (result.changed > 0) this.pushUndo({ kind: 'change', version: result.version });
       this.noteChange(result);
       this.dropPlan();
       await this.load();
@@ -174,14 +187,28 @@ export class HealthState {
     }
   }
 
-  /** Undoes the last decision made here (else the last change of any kind, as Ctrl+Z does everywhere) and refetches. */
+  /**
+   * Undoes the last decision made here and refetches. Nothing made here (or only decisions the data
+   * has moved on from since) means nothing to undo here; the entry is dropped only once undone.
+   */
   async undo(): Promise<void> {
-    const last = this.undoStack.pop() ?? ({ kind: 'change' } as const);
+    const last = this.undoStack.at(-1);
+    if (!last) return;
+    if (!this.canUndo) {
+      this.undoStack = [];
+      this.lastChange = null;
+      this.app.toast('info', 'Nothing to undo here: the data changed elsewhere since');
+      return;
+    }
     try {
       const result =
         last.kind === 'dismissal'
           ? await this.app.api.call('health:resolveGroup', { group: last.key, action: 'undismiss' })
           : await this.app.api.call('changes:undo', {});
+      // The entry below is now the newest edit, at the version the undo left.
+      const rest = this.undoStack.slice(0, -1);
+      const below = rest.at(-1);
+      this.undoStack = below ? [...rest.slice(0, -1), { ...below, version: result.version }] : rest;
       this.app.version = Math.max(this.app.version, result.version);
       // changes:undo says "Undid: …" itself; un-dismissing says what it did.
       this.app.toast('info', last.kind === 'dismissal' ? `Undone: ${result.description}` : result.description);
@@ -269,7 +296,8 @@ export class HealthState {
     this.cursor = Math.min(this.cursor, Math.max(0, this.groups.length - 1));
     try {
       const result = await this.app.api.call('health:resolveGroup', { group: group.key, locked: this.lockedSplits, ...this.requestOf(decision) });
-      this.undoStack.push(decision.kind === 'keep' ? { kind: 'dismissal', key: group.key } : { kind: 'change' });
+      if (decision.kind === 'keep') this.pushUndo({ kind: 'dismissal', key: group.key, version: result.version });
+      else if (result.changed > 0) this.pushUndo({ kind: 'change', version: result.version });
       this.noteChange(result);
       await this.load();
     } catch (error) {
@@ -282,6 +310,10 @@ export class HealthState {
   openGallery(filter: HealthFilter): void {
     writeRoute('gallery', filterToParams({ ...defaultFilter(), health: filter }));
     this.app.view = 'gallery';
+  }
+
+  private pushUndo(entry: UndoEntry): void {
+    this.undoStack = [...this.undoStack, entry];
   }
 
   private noteChange(result: ChangeResult): void {

@@ -108,6 +108,12 @@ export class ReviewState {
     });
   }
 
+  /** Stops following the runs (the runs:changed listener). */
+  stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+
   /** Opens a queue. */
   select(target: QueueTarget): void {
     this.target = target;
@@ -124,7 +130,10 @@ export class ReviewState {
     this.isLoaded = false;
   }
 
+  /** Back to a fresh label queue for another project; a reply still in flight from the last one is dropped. */
   reset(): void {
+    this.request += 1;
+    this.isLoading = false;
     this.select({ kind: 'label' });
     this.sort = 'fused';
     this.pairs = [];
@@ -262,7 +271,8 @@ export class ReviewState {
   async undo(): Promise<void> {
     try {
       const result = await this.app.api.call('changes:undo', {});
-      this.app.toast('info', `Undone: ${result.description}`);
+      // changes:undo says "Undid: …" (or "Nothing to undo") itself.
+      this.app.toast('info', result.description);
       await this.load();
     } catch (error) {
       this.app.toastError(error);

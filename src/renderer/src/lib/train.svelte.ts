@@ -158,6 +158,8 @@ export class TrainState {
   private disposeEffects: (() => void) | null = null;
   private detailRequest = 0;
   private estimateRequest = 0;
+  private runsRequest = 0;
+  private compareRequest = 0;
 
   constructor(app: AppState) {
     this.app = app;
@@ -215,15 +217,18 @@ export class TrainState {
     this.disposeEffects?.();
     this.disposeEffects = null;
     this.experiments.stop();
+    this.review.stop();
   }
 
   /** Reloads the runs list. */
   async refreshRuns(): Promise<void> {
     if (!this.app.project) return;
+    const request = ++this.runsRequest;
     try {
-      this.runs = await this.app.api.call('runs:list', {});
+      const runs = await this.app.api.call('runs:list', {});
+      if (request === this.runsRequest) this.runs = runs;
     } catch (error) {
-      this.app.toastError(error);
+      if (request === this.runsRequest) this.app.toastError(error);
     }
   }
 
@@ -345,10 +350,12 @@ export class TrainState {
 
   /** Compares two runs (a: the older). */
   async compare(a: number, b: number): Promise<void> {
+    const request = ++this.compareRequest;
     try {
-      this.comparison = await this.app.api.call('runs:compare', { a: Math.min(a, b), b: Math.max(a, b) });
+      const comparison = await this.app.api.call('runs:compare', { a: Math.min(a, b), b: Math.max(a, b) });
+      if (request === this.compareRequest) this.comparison = comparison;
     } catch (error) {
-      this.app.toastError(error);
+      if (request === this.compareRequest) this.app.toastError(error);
     }
   }
 
@@ -397,6 +404,9 @@ export class TrainState {
   }
 
   private onProject(file: string | null): void {
+    // Replies still in flight from the last project are dropped.
+    this.runsRequest += 1;
+    this.compareRequest += 1;
     this.runs = [];
     this.detail = null;
     this.pickedRunId = null;
