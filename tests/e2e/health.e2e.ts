@@ -118,6 +118,24 @@ describe('data health', () => {
     await expect.poll(() => page.getByTestId('split-leakage').getAttribute('data-groups')).toBe(String(planted.crossSplitGroups));
   });
 
+  it('offers Undo only for its own last change: an edit made elsewhere since is never undone from Health', async () => {
+    await page.getByTestId('nav-health').click();
+    await expect.poll(() => page.getByTestId('leakage-preview').getAttribute('data-moves')).toBe('3');
+    await page.getByTestId('leakage-fix').click();
+    await expect.poll(() => text('health-count-leakage')).toBe('0');
+    await page.getByTestId('health-undo').waitFor();
+    // Another program (the CLI) edits after the fix: Health no longer offers to undo, so that edit is safe.
+    cli('remove', planted.dark[0]!);
+    await page.getByTestId('health-undo').waitFor({ state: 'detached' });
+    expect(cli<{ removed: number }>('stats').removed).toBe(1);
+    // Put both back through the change log: the removal, then the fix.
+    cli('undo');
+    cli('undo');
+    await expect.poll(() => duplicates().crossSplitGroups).toBe(planted.crossSplitGroups);
+    expect(cli<{ removed: number }>('stats').removed).toBe(0);
+    await expect.poll(() => text('health-count-leakage')).toBe(String(planted.crossSplitGroups));
+  });
+
   it('decides a label conflict with one key in the queue, and Z undoes it', async () => {
     await page.getByTestId('nav-health').click();
     await check('labelConflict').getByTestId('health-open-queue').click();
