@@ -19,7 +19,8 @@
  *
  * Flat and low-information images take no part in near grouping. Groups are the connected
  * components (union-find) of exact and verified pairs. All per-image data live in flat typed
- * arrays made once per run; verification allocates nothing per pair.
+ * arrays made once per run (the 32x32 thumbnails on first use); verification reads them by offset
+ * and allocates nothing per pair.
  */
 import type { HealthThreshold, PairEvidence } from '../../shared/health';
 import type { ImageId } from '../../shared/types';
@@ -240,14 +241,18 @@ export function findDuplicates(input: FinderInput): FinderResult {
     const edges = evidenceByRoot.get(root) ?? [];
     groups.push({ members, exact: edges.every((e) => e.basis !== 'near'), evidence: edges });
   }
-  return { groups, candidatePairs: candidates.size, verifiedPairs: verified, skipped };
+  return { groups, candidatePairs: candidates.length, verifiedPairs: verified, skipped };
 }
 
-/** Candidate pairs (i * n + j, i < j): multi-index hashing on both hashes, and forest neighbours in both views. */
-function proposePairs(input: FinderInput, reps: number[], views: Views): Set<number> {
+/**
+ * Candidate pairs (i * n + j, i < j), ascending and each once: multi-index hashing on both hashes,
+ * and forest neighbours in both views. Collected in a flat list and deduplicated by sorting (a Set
+ * of several hundred thousand numbers beyond 2^31 costs more in allocation than the sort).
+ */
+function proposePairs(input: FinderInput, reps: number[], views: Views): Float64Array {
   const n = input.ids.length;
-  const pairs = new Set<number>();
-  const add = (a: number, b: number) => pairs.add(a < b ? a * n + b : b * n + a);
+  const found: number[] = [];
+  const add = (a: number, b: number) => found.push(a < b ? a * n + b : b * n + a);
   for (const words of [input.dhash, input.phash]) {
     for (let chunk = 0; chunk < 4; chunk++) {
       const word = chunk >> 1;
@@ -284,7 +289,10 @@ function proposePairs(input: FinderInput, reps: number[], views: Views): Set<num
       }
     }
   }
-  return pairs;
+  const sorted = Float64Array.from(found).sort();
+  let unique = 0;
+  for (let k = 0; k < sorted.length; k++) if (k === 0 || sorted[k] !== sorted[unique - 1]) sorted[unique++] = sorted[k]!;
+  return sorted.subarray(0, unique);
 }
 
 const side = compareSide;
@@ -345,8 +353,7 @@ function nearestNeighbours(vectors: Float32Array, m: number, seed: number, K: nu
           for (let b = a + 1; b < hi; b++) {
             const q = order[b]!;
             const oq = q * viewDim;
-            let c = 0;
-            for (let k = 0; k < viewDim; k++) c += vectors[op + k]! * vectors[oq + k]!;
+            const c = dot64(vectors, op, vectors, oq);
             offer(p, q, c);
             offer(q, p, c);
           }
@@ -357,10 +364,8 @@ function nearestNeighbours(vectors: Float32Array, m: number, seed: number, K: nu
       const v = order[lo + Math.floor(next() * size)]! * viewDim;
       for (let k = 0; k < viewDim; k++) direction[k] = vectors[u + k]! - vectors[v + k]! + (next() - 0.5) * 0.05;
       for (let a = lo; a < hi; a++) {
-        const o = order[a]! * viewDim;
-        let s = 0;
-        for (let k = 0; k < viewDim; k++) s += vectors[o + k]! * direction[k]!;
-        projection[order[a]!] = s;
+        const p = order[a]!;
+        projection[p] = dot64(vectors, p * viewDim, direction, 0);
       }
       const mid = lo + (size >> 1);
       selectNth(order, projection, lo, hi - 1, mid);
@@ -368,6 +373,21 @@ function nearestNeighbours(vectors: Float32Array, m: number, seed: number, K: nu
     }
   }
   return { index, corr };
+}
+
+/** Dot product of two 64-long vectors at offsets, four partial sums (the forest's inner loop). */
+function dot64(a: Float32Array, oa: number, b: Float32Array, ob: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  for (let k = 0; k < viewDim; k += 4) {
+    s0 += a[oa + k]! * b[ob + k]!;
+    s1 += a[oa + k + 1]! * b[ob + k + 1]!;
+    s2 += a[oa + k + 2]! * b[ob + k + 2]!;
+    s3 += a[oa + k + 3]! * b[ob + k + 3]!;
+  }
+  return s0 + s1 + (s2 + s3);
 }
 
 /** Reorders order[lo..hi] so that order[k] has the k-th smallest key, smaller keys before it and larger after (quickselect). */
@@ -403,8 +423,12 @@ class Views {
   readonly g8: Float32Array;
   /** 16x16 averages, blurred [1 2 1]. */
   readonly b16: Float32Array;
-  /** 32x32 grey blurred [1 2 1], rounded to bytes. */
+  /** 32x32 grey blurred [1 2 1], rounded to bytes; made on first use (ensure32), as most images never reach 32x32. */
   readonly b32: Uint8Array;
+  private readonly b32Made: Uint8Array;
+  private readonly reps: number[];
+  private readonly grey: Uint8Array;
+  private readonly scratch = new Float32Array(pixels);
   readonly plain: Float32Array;
   readonly moment: Float32Array;
   readonly frame: Float32Array;
@@ -414,16 +438,22 @@ class Views {
     this.g8 = new Float32Array(m * 64);
     this.b16 = new Float32Array(m * 256);
     this.b32 = new Uint8Array(m * pixels);
+    this.b32Made = new Uint8Array(m);
+    this.reps = reps;
+    this.grey = input.grey;
     const g16 = new Float32Array(256);
-    const scratch = new Float32Array(pixels);
     this.plain = new Float32Array(m * viewDim);
     this.moment = new Float32Array(m * viewDim);
     this.frame = new Float32Array(m * 3);
     const histogram = new Int32Array(256);
+    const { position, g8, b16, plain, moment, frame } = this;
+    // The image as floats: every sampler below then reads one array type.
+    const g = new Float32Array(pixels);
     for (let p = 0; p < m; p++) {
       const i = reps[p]!;
-      this.position[i] = p;
-      const g = input.grey.subarray(i * pixels, (i + 1) * pixels);
+      position[i] = p;
+      const grey = input.grey;
+      for (let k = 0, o = i * pixels; k < pixels; k++) g[k] = grey[o + k]!;
       for (let y = 0; y < 16; y++) {
         for (let x = 0; x < 16; x++) {
           const o = 2 * y * side + 2 * x;
@@ -435,25 +465,22 @@ class Views {
         for (let x = 0; x < 8; x++) {
           const o = 2 * y * 16 + 2 * x;
           const v = (g16[o]! + g16[o + 1]! + g16[o + 16]! + g16[o + 17]!) / 4;
-          this.g8[o8 + y * 8 + x] = v;
-          this.plain[o8 + y * 8 + x] = v;
+          g8[o8 + y * 8 + x] = v;
+          plain[o8 + y * 8 + x] = v;
         }
       }
-      normalise(this.plain, o8);
+      normalise(plain, o8);
       blur3(g16, 16);
-      this.b16.set(g16, p * 256);
-      for (let k = 0; k < pixels; k++) scratch[k] = g[k]!;
-      blur3(scratch, side);
-      for (let k = 0; k < pixels; k++) this.b32[p * pixels + k] = Math.round(scratch[k]!);
+      b16.set(g16, p * 256);
       // Moment frame: centre and spread of the difference from the background (the border's median grey).
       histogram.fill(0);
       for (let k = 0; k < side; k++) {
-        histogram[g[k]!]!++;
-        histogram[g[(side - 1) * side + k]!]!++;
+        histogram[grey[i * pixels + k]!]!++;
+        histogram[grey[i * pixels + (side - 1) * side + k]!]!++;
       }
       for (let k = 1; k < side - 1; k++) {
-        histogram[g[k * side]!]!++;
-        histogram[g[k * side + side - 1]!]!++;
+        histogram[grey[i * pixels + k * side]!]!++;
+        histogram[grey[i * pixels + k * side + side - 1]!]!++;
       }
       let background = 0;
       for (let seen = 0; background < 255; background++) {
@@ -478,19 +505,30 @@ class Views {
       const cy = sw > 0 ? sy / sw : (side - 1) / 2;
       const spread = sw > 0 ? Math.max(0, sr - sw * (cx * cx + cy * cy)) : 0;
       const sigma = sw > 0 ? Math.max(1, Math.sqrt(spread / sw / 2)) : side / Math.sqrt(12);
-      this.frame[p * 3] = cx;
-      this.frame[p * 3 + 1] = cy;
-      this.frame[p * 3 + 2] = sigma;
+      frame[p * 3] = cx;
+      frame[p * 3 + 1] = cy;
+      frame[p * 3 + 2] = sigma;
       // The moment view: 8x8 samples spanning 1.7 spreads either side of the centre.
       for (let v = 0; v < 8; v++) {
         const py = cy + (1.7 * sigma * (v - 3.5)) / 3.5;
         for (let u = 0; u < 8; u++) {
           const px = cx + (1.7 * sigma * (u - 3.5)) / 3.5;
-          this.moment[o8 + v * 8 + u] = bilinear(g, side, px, py);
+          moment[o8 + v * 8 + u] = bilinear(g, 0, side, px, py);
         }
       }
-      normalise(this.moment, o8);
+      normalise(moment, o8);
     }
+  }
+
+  /** Makes position p's 32x32 blurred thumbnail in b32 if it is not made yet. */
+  ensure32(p: number): void {
+    if (this.b32Made[p]) return;
+    const { scratch, grey, b32 } = this;
+    const o = this.reps[p]! * pixels;
+    for (let k = 0; k < pixels; k++) scratch[k] = grey[o + k]!;
+    blur3(scratch, side);
+    for (let k = 0; k < pixels; k++) b32[p * pixels + k] = Math.round(scratch[k]!);
+    this.b32Made[p] = 1;
   }
 }
 
@@ -509,15 +547,15 @@ function normalise(v: Float32Array, offset: number): void {
   for (let k = 0; k < viewDim; k++) v[offset + k]! *= scale;
 }
 
-/** Bilinear sample of a w x w image at (x, y), edges clamped. */
-function bilinear(img: ArrayLike<number>, w: number, x: number, y: number): number {
+/** Bilinear sample of the w x w image at offset `base` of img at (x, y), edges clamped. */
+function bilinear(img: Float32Array, base: number, w: number, x: number, y: number): number {
   const cx = Math.min(w - 1.000001, Math.max(0, x));
   const cy = Math.min(w - 1.000001, Math.max(0, y));
   const x0 = cx | 0;
   const y0 = cy | 0;
   const fx = cx - x0;
   const fy = cy - y0;
-  const o = y0 * w + x0;
+  const o = base + y0 * w + x0;
   return (1 - fy) * ((1 - fx) * img[o]! + fx * img[o + 1]!) + fy * ((1 - fx) * img[o + w]! + fx * img[o + w + 1]!);
 }
 
@@ -553,8 +591,8 @@ interface Warp {
   dy: number;
 }
 
-/** Brightness-normalised RMS of a against b warped, over the pixels whose warped position lies inside b. */
-function warpedRms(a: ArrayLike<number>, b: ArrayLike<number>, w: number, warp: Warp): number {
+/** Brightness-normalised RMS of a against b warped (w x w images at offsets oa, ob), over the pixels whose warped position lies inside b. */
+function warpedRms(a: Float32Array, oa: number, b: Float32Array, ob: number, w: number, warp: Warp): number {
   const c = (w - 1) / 2;
   let aa = 0;
   let ab = 0;
@@ -566,8 +604,8 @@ function warpedRms(a: ArrayLike<number>, b: ArrayLike<number>, w: number, warp: 
     for (let x = 0; x < w; x++) {
       const sx = warp.scale * (x - c) + c + warp.dx;
       if (sx < -0.5 || sx > w - 0.5) continue;
-      const u = a[y * w + x]!;
-      const v = bilinear(b, w, sx, sy);
+      const u = a[oa + y * w + x]!;
+      const v = bilinear(b, ob, w, sx, sy);
       aa += u * u;
       ab += u * v;
       bb += v * v;
@@ -583,12 +621,18 @@ const blurRow = new Float32Array(compareSide);
 /** [1 2 1] blur in both directions, in place, edges clamped. */
 function blur3(img: Float32Array, w: number): void {
   const row = blurRow;
+  const end = w - 1;
   for (let y = 0; y < w; y++) {
-    for (let x = 0; x < w; x++) row[x] = (img[y * w + Math.max(0, x - 1)]! + 2 * img[y * w + x]! + img[y * w + Math.min(w - 1, x + 1)]!) / 4;
-    for (let x = 0; x < w; x++) img[y * w + x] = row[x]!;
+    const o = y * w;
+    row[0] = (img[o]! + 2 * img[o]! + img[o + 1]!) / 4;
+    for (let x = 1; x < end; x++) row[x] = (img[o + x - 1]! + 2 * img[o + x]! + img[o + x + 1]!) / 4;
+    row[end] = (img[o + end - 1]! + 2 * img[o + end]! + img[o + end]!) / 4;
+    for (let x = 0; x < w; x++) img[o + x] = row[x]!;
   }
   for (let x = 0; x < w; x++) {
-    for (let y = 0; y < w; y++) row[y] = (img[Math.max(0, y - 1) * w + x]! + 2 * img[y * w + x]! + img[Math.min(w - 1, y + 1) * w + x]!) / 4;
+    row[0] = (img[x]! + 2 * img[x]! + img[w + x]!) / 4;
+    for (let y = 1; y < end; y++) row[y] = (img[(y - 1) * w + x]! + 2 * img[y * w + x]! + img[(y + 1) * w + x]!) / 4;
+    row[end] = (img[(end - 1) * w + x]! + 2 * img[end * w + x]! + img[end * w + x]!) / 4;
     for (let y = 0; y < w; y++) img[y * w + x] = row[y]!;
   }
 }
@@ -597,11 +641,29 @@ function blur3(img: Float32Array, w: number): void {
  * warpedRms with both images resampled: each moves half way (b by the half warp, a by its
  * inverse), so both carry the same interpolation blur and a clean copy is not penalised for it.
  */
-function symmetricRms(a: ArrayLike<number>, b: ArrayLike<number>, w: number, warp: Warp): number {
+function symmetricRms(a: Float32Array, oa: number, b: Float32Array, ob: number, w: number, warp: Warp): number {
   const c = (w - 1) / 2;
   const r = Math.sqrt(warp.scale);
   const ex = warp.dx / (1 + r);
   const ey = warp.dy / (1 + r);
+  // Columns are sampled the same in every row: their bilinear cell and weight in a and b, once
+  // (both positions grow with x, so the columns inside both images are one run).
+  const { ax0, afx, bx0, bfx } = columns;
+  let first = w;
+  let last = -1;
+  for (let x = 0; x < w; x++) {
+    const bx = r * (x - c) + c + ex;
+    const ax = (x - c - ex) / r + c;
+    if (bx < -0.5 || bx > w - 0.5 || ax < -0.5 || ax > w - 0.5) continue;
+    const cax = Math.min(w - 1.000001, Math.max(0, ax));
+    const cbx = Math.min(w - 1.000001, Math.max(0, bx));
+    ax0[x] = cax | 0;
+    afx[x] = cax - (cax | 0);
+    bx0[x] = cbx | 0;
+    bfx[x] = cbx - (cbx | 0);
+    if (first === w) first = x;
+    last = x;
+  }
   let aa = 0;
   let ab = 0;
   let bb = 0;
@@ -610,12 +672,19 @@ function symmetricRms(a: ArrayLike<number>, b: ArrayLike<number>, w: number, war
     const by = r * (y - c) + c + ey;
     const ay = (y - c - ey) / r + c;
     if (by < -0.5 || by > w - 0.5 || ay < -0.5 || ay > w - 0.5) continue;
-    for (let x = 0; x < w; x++) {
-      const bx = r * (x - c) + c + ex;
-      const ax = (x - c - ex) / r + c;
-      if (bx < -0.5 || bx > w - 0.5 || ax < -0.5 || ax > w - 0.5) continue;
-      const u = bilinear(a, w, ax, ay);
-      const v = bilinear(b, w, bx, by);
+    const cay = Math.min(w - 1.000001, Math.max(0, ay));
+    const cby = Math.min(w - 1.000001, Math.max(0, by));
+    const ray = oa + (cay | 0) * w;
+    const fay = cay - (cay | 0);
+    const rby = ob + (cby | 0) * w;
+    const fby = cby - (cby | 0);
+    for (let x = first; x <= last; x++) {
+      const fx = afx[x]!;
+      const o = ray + ax0[x]!;
+      const u = (1 - fay) * ((1 - fx) * a[o]! + fx * a[o + 1]!) + fay * ((1 - fx) * a[o + w]! + fx * a[o + w + 1]!);
+      const gx = bfx[x]!;
+      const q = rby + bx0[x]!;
+      const v = (1 - fby) * ((1 - gx) * b[q]! + gx * b[q + 1]!) + fby * ((1 - gx) * b[q + w]! + gx * b[q + w + 1]!);
       aa += u * u;
       ab += u * v;
       bb += v * v;
@@ -625,12 +694,17 @@ function symmetricRms(a: ArrayLike<number>, b: ArrayLike<number>, w: number, war
   return count * 2 >= w * w ? rmsFromSums(aa, ab, bb, count) : Infinity;
 }
 
+/** Column scratch for symmetricRms (made once). */
+const columns = { ax0: new Int32Array(compareSide), afx: new Float64Array(compareSide), bx0: new Int32Array(compareSide), bfx: new Float64Array(compareSide) };
+
 /** Pixel verification of candidate pairs, with scratch buffers made once. */
 class Verifier {
   private readonly a32 = new Float32Array(pixels);
   private readonly b32 = new Float32Array(pixels);
   private readonly gx = new Float32Array(pixels);
   private readonly gy = new Float32Array(pixels);
+  private readonly column = new Int32Array(side);
+  private readonly fraction = new Float64Array(side);
   constructor(
     private readonly input: FinderInput,
     private readonly views: Views,
@@ -648,7 +722,11 @@ class Verifier {
     // Block averages hide differences, so a pair already apart at 8x8 is apart at full size too.
     let rms = plainRms(views.g8, p * 64, views.g8, q * 64, 64);
     if (rms <= bound && w === 16) rms = plainRms(views.b16, p * 256, views.b16, q * 256, 256);
-    else if (rms <= bound && w === 32) rms = plainRms(views.b32, p * pixels, views.b32, q * pixels, pixels);
+    else if (rms <= bound && w === 32) {
+      views.ensure32(p);
+      views.ensure32(q);
+      rms = plainRms(views.b32, p * pixels, views.b32, q * pixels, pixels);
+    }
     if (rms > bound && w > 8) rms = this.aligned(p, q, w);
     if (rms > bound) return null;
     const hammingBits = Math.min(hamming(input.dhash, i, j), hamming(input.phash, i, j));
@@ -681,62 +759,75 @@ class Verifier {
     const dy32 = frame[q * 3 + 1]! - c32 - scale * (frame[p * 3 + 1]! - c32);
     if (Math.abs(dx32) > side * 0.1 || Math.abs(dy32) > side * 0.1) return Infinity;
     // Pixel centres: x16 = (x32 - 0.5) / 2 and x8 = (x16 - 0.5) / 2, so shifts halve with the side.
-    const a8 = g8.subarray(p * 64, p * 64 + 64);
-    const b8 = g8.subarray(q * 64, q * 64 + 64);
-    if (symmetricRms(a8, b8, 8, { scale, dx: dx32 / 4, dy: dy32 / 4 }) > alignGateRms) return Infinity;
-    const a16 = b16.subarray(p * 256, p * 256 + 256);
-    const bb16 = b16.subarray(q * 256, q * 256 + 256);
-    const warp = this.refine(a16, bb16, { scale, dx: dx32 / 2, dy: dy32 / 2 }, 16, 2);
+    if (symmetricRms(g8, p * 64, g8, q * 64, 8, { scale, dx: dx32 / 4, dy: dy32 / 4 }) > alignGateRms) return Infinity;
+    const warp = this.refine(b16, p * 256, b16, q * 256, { scale, dx: dx32 / 2, dy: dy32 / 2 }, 16, 2);
     if (!warp) return Infinity;
-    const coarse = warpedRms(a16, bb16, 16, warp);
-    if (w === 16) return symmetricRms(a16, bb16, 16, warp);
-    if (coarse > alignGate16Rms) return Infinity;
+    if (w === 16) return symmetricRms(b16, p * 256, b16, q * 256, 16, warp);
+    if (warpedRms(b16, p * 256, b16, q * 256, 16, warp) > alignGate16Rms) return Infinity;
     const { a32, b32: bf } = this;
+    this.views.ensure32(p);
+    this.views.ensure32(q);
     for (let k = 0; k < pixels; k++) {
       a32[k] = b32[p * pixels + k]!;
       bf[k] = b32[q * pixels + k]!;
     }
-    const fine = this.refine(a32, bf, { scale: warp.scale, dx: warp.dx * 2, dy: warp.dy * 2 }, side, 2);
-    return fine ? symmetricRms(a32, bf, side, fine) : Infinity;
+    const fine = this.refine(a32, 0, bf, 0, { scale: warp.scale, dx: warp.dx * 2, dy: warp.dy * 2 }, side, 2);
+    return fine ? symmetricRms(a32, 0, bf, 0, side, fine) : Infinity;
   }
 
   /**
-   * `steps` Gauss-Newton steps on scale and shift from `start` (w x w); null when it leaves the
+   * `steps` Gauss-Newton steps on scale and shift from `start` (w x w images at offsets oa, ob); null when it leaves the
    * allowed range. Each step samples b and its gradients with one set of bilinear weights per
    * pixel, and uses the gain fit on the previous step's samples.
    */
-  private refine(a: Float32Array, b: Float32Array, start: Warp, w: number, steps: number): Warp | null {
+  private refine(a: Float32Array, oa: number, b: Float32Array, ob: number, start: Warp, w: number, steps: number): Warp | null {
     const c = (w - 1) / 2;
     const { gx, gy } = this;
     for (let y = 0; y < w; y++) {
-      for (let x = 0; x < w; x++) {
-        gx[y * w + x] = (b[y * w + Math.min(w - 1, x + 1)]! - b[y * w + Math.max(0, x - 1)]!) / 2;
-        gy[y * w + x] = (b[Math.min(w - 1, y + 1) * w + x]! - b[Math.max(0, y - 1) * w + x]!) / 2;
-      }
+      const o = y * w;
+      const r = ob + o;
+      const up = y > 0 ? r - w : r;
+      const down = y < w - 1 ? r + w : r;
+      gx[o] = (b[r + 1]! - b[r]!) / 2;
+      for (let x = 1; x < w - 1; x++) gx[o + x] = (b[r + x + 1]! - b[r + x - 1]!) / 2;
+      gx[o + w - 1] = (b[r + w - 1]! - b[r + w - 2]!) / 2;
+      for (let x = 0; x < w; x++) gy[o + x] = (b[down + x]! - b[up + x]!) / 2;
     }
     let { scale: s, dx, dy } = start;
     let gain = 1;
+    const { column, fraction } = this;
     for (let step = 0; step < steps; step++) {
+      // Columns are sampled the same in every row: their left neighbour and weight, once per step
+      // (the scale is positive, so the columns inside b are one run from first to last).
+      let first = w;
+      let last = -1;
+      for (let x = 0; x < w; x++) {
+        const sx = s * (x - c) + c + dx;
+        if (sx < 0 || sx > w - 1) continue;
+        const x0 = Math.min(w - 2, sx | 0);
+        column[x] = x0;
+        fraction[x] = sx - x0;
+        if (first === w) first = x;
+        last = x;
+      }
       let h00 = 0, h01 = 0, h02 = 0, h11 = 0, h12 = 0, h22 = 0, r0 = 0, r1 = 0, r2 = 0, ab = 0, bb = 0; // prettier-ignore
       for (let y = 0; y < w; y++) {
         const sy = s * (y - c) + c + dy;
         if (sy < 0 || sy > w - 1) continue;
         const y0 = Math.min(w - 2, sy | 0);
         const fy = sy - y0;
-        for (let x = 0; x < w; x++) {
-          const sx = s * (x - c) + c + dx;
-          if (sx < 0 || sx > w - 1) continue;
-          const x0 = Math.min(w - 2, sx | 0);
-          const fx = sx - x0;
-          const o = y0 * w + x0;
+        for (let x = first; x <= last; x++) {
+          const fx = fraction[x]!;
+          const o = y0 * w + column[x]!;
+          const ib = ob + o;
           const w00 = (1 - fx) * (1 - fy);
           const w01 = fx * (1 - fy);
           const w10 = (1 - fx) * fy;
           const w11 = fx * fy;
-          const v = w00 * b[o]! + w01 * b[o + 1]! + w10 * b[o + w]! + w11 * b[o + w + 1]!;
+          const v = w00 * b[ib]! + w01 * b[ib + 1]! + w10 * b[ib + w]! + w11 * b[ib + w + 1]!;
           const ix = gain * (w00 * gx[o]! + w01 * gx[o + 1]! + w10 * gx[o + w]! + w11 * gx[o + w + 1]!);
           const iy = gain * (w00 * gy[o]! + w01 * gy[o + 1]! + w10 * gy[o + w]! + w11 * gy[o + w + 1]!);
-          const u = a[y * w + x]!;
+          const u = a[oa + y * w + x]!;
           ab += u * v;
           bb += v * v;
           const j0 = ix * (x - c) + iy * (y - c);
