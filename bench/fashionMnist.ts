@@ -6,6 +6,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import sharp from 'sharp';
+import type { Core } from '../src/main/core';
+import { sql } from '../src/main/store/statements';
+import { seededRandom } from '../src/main/train/folds';
+import type { ImageId } from '../src/shared/types';
 import { benchDir } from './fixtures';
 
 /** Where Debian installs the dataset. */
@@ -69,4 +73,30 @@ export async function fashionMnistFolders(
   }
   if (write) fs.writeFileSync(marker, '');
   return { dir, expected };
+}
+
+/**
+ * The benches' label noise: flips `rate` of the open project's train labels (seed 2024), each to
+ * another random Fashion-MNIST class, through the change log; returns the flipped ids and the train
+ * images with their labels before the flips (the truth).
+ */
+export async function flipTrainLabels(core: Core, rate: number): Promise<{ flipped: Set<number>; train: Array<{ id: ImageId; label: string }> }> {
+  const { db } = core.requireProject();
+  const train = sql(
+    db,
+    `SELECT i.id, c.name AS label FROM images i JOIN labels l ON l.image_id = i.id JOIN classes c ON c.id = l.class_id
+      JOIN splits s ON s.image_id = i.id WHERE s.split = 'train' ORDER BY i.id`,
+  ).all() as Array<{ id: ImageId; label: string }>;
+  const random = seededRandom(2024);
+  const flipped = new Set<number>();
+  const byTarget = new Map<string, ImageId[]>();
+  for (const image of train) {
+    if (random() >= rate) continue;
+    const others = fashionClasses.filter((c) => c !== image.label);
+    const target = others[Math.floor(random() * others.length)]!;
+    byTarget.set(target, [...(byTarget.get(target) ?? []), image.id]);
+    flipped.add(image.id);
+  }
+  for (const [className, ids] of byTarget) await core.call('images:relabel', { ids, className });
+  return { flipped, train };
 }

@@ -17,12 +17,9 @@ import { trainingProcess } from '../src/main/handlers/train.handlers';
 import { expectedCalibrationError } from '../src/main/analysis/calibrate';
 import { findLabelIssues } from '../src/main/analysis/confident';
 import { rankAverage } from '../src/main/analysis/fuse';
-import { seededRandom } from '../src/main/train/folds';
 import { getRun } from '../src/main/train/runs';
-import { sql } from '../src/main/store/statements';
-import type { ImageId } from '../src/shared/types';
 import { benchDir } from './fixtures';
-import { fashionClasses, fashionMnistFolders } from './fashionMnist';
+import { fashionMnistFolders, flipTrainLabels } from './fashionMnist';
 
 /** Runs the bench. */
 export async function queueBench(args: string[]): Promise<void> {
@@ -42,22 +39,7 @@ async function oneLevel(dir: string, rate: number): Promise<void> {
     const imported = await core.jobs.finished((await core.call('dataset:import', { source: dir })).jobId);
     if (imported.state !== 'done') throw new Error(`import ${imported.state}`);
     const { db } = core.requireProject();
-    const train = sql(
-      db,
-      `SELECT i.id, c.name AS label FROM images i JOIN labels l ON l.image_id = i.id JOIN classes c ON c.id = l.class_id
-        JOIN splits s ON s.image_id = i.id WHERE s.split = 'train' ORDER BY i.id`,
-    ).all() as Array<{ id: ImageId; label: string }>;
-    const random = seededRandom(2024);
-    const flipped = new Set<number>();
-    const byTarget = new Map<string, ImageId[]>();
-    for (const image of train) {
-      if (random() >= rate) continue;
-      const others = fashionClasses.filter((c) => c !== image.label);
-      const target = others[Math.floor(random() * others.length)]!;
-      byTarget.set(target, [...(byTarget.get(target) ?? []), image.id]);
-      flipped.add(image.id);
-    }
-    for (const [className, ids] of byTarget) await core.call('images:relabel', { ids, className });
+    const { flipped, train } = await flipTrainLabels(core, rate);
     const { jobId, runId } = await core.call('train:start', { config: { backbone: 'baseline' } });
     const job = await core.jobs.finished(jobId);
     if (job.state !== 'done') throw new Error(`training ${job.state}: ${job.error?.message}`);

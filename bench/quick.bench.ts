@@ -17,11 +17,8 @@ import type { BackboneSpec } from '../src/main/model/backbones';
 import { loadExtractor } from '../src/main/model/extractors';
 import { tinyCnn, tinyCnnOnnx } from '../src/main/model/tinyOnnx';
 import { writeTinyCnnTfjs } from '../src/main/model/tinyTfjs';
-import { seededRandom } from '../src/main/train/folds';
-import { sql } from '../src/main/store/statements';
-import type { ImageId } from '../src/shared/types';
 import { benchDir, listFiles } from './fixtures';
-import { fashionClasses, fashionMnistFolders } from './fashionMnist';
+import { fashionMnistFolders, flipTrainLabels } from './fashionMnist';
 
 /** Runs the bench. */
 export async function quickBench(args: string[]): Promise<void> {
@@ -38,20 +35,7 @@ export async function quickBench(args: string[]): Promise<void> {
     if (imported.state !== 'done') throw new Error(`import ${imported.state}`);
 
     // Flip 10% of train labels (seed 2024), each to a different random class, through the change log.
-    const { db } = core.requireProject();
-    const train = sql(db, `SELECT i.id, c.name AS label FROM images i JOIN labels l ON l.image_id = i.id JOIN classes c ON c.id = l.class_id
-      JOIN splits s ON s.image_id = i.id WHERE s.split = 'train' ORDER BY i.id`).all() as Array<{ id: ImageId; label: string }>;
-    const random = seededRandom(2024);
-    const flipped = new Set<number>();
-    const byTarget = new Map<string, ImageId[]>();
-    for (const image of train) {
-      if (random() >= 0.1) continue;
-      const others = fashionClasses.filter((c) => c !== image.label);
-      const target = others[Math.floor(random() * others.length)]!;
-      byTarget.set(target, [...(byTarget.get(target) ?? []), image.id]);
-      flipped.add(image.id);
-    }
-    for (const [className, ids] of byTarget) await core.call('images:relabel', { ids, className });
+    const { flipped, train } = await flipTrainLabels(core, 0.1);
     console.log(`dataset: ${train.length} train (no valid split in the folders: early stopping carves 10% of train), ${flipped.size} labels flipped (seed 2024), views ${views}`);
 
     const cold = await trainOnce(core, { backbone: 'baseline', views });

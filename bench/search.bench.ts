@@ -12,12 +12,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Core } from '../src/main/core';
-import { seededRandom } from '../src/main/train/folds';
-import { sql } from '../src/main/store/statements';
-import type { ImageId } from '../src/shared/types';
 import type { SearchDetail } from '../src/shared/experiments';
 import { benchDir } from './fixtures';
-import { fashionClasses, fashionMnistFolders } from './fashionMnist';
+import { fashionMnistFolders, flipTrainLabels } from './fashionMnist';
 
 const option = (args: string[], name: string, fallback: number) => {
   const i = args.indexOf(name);
@@ -38,7 +35,7 @@ export async function searchBench(args: string[]): Promise<void> {
     await core.call('project:open', { file: project, create: true });
     const imported = await core.jobs.finished((await core.call('dataset:import', { source: dir })).jobId);
     if (imported.state !== 'done') throw new Error(`import ${imported.state}`);
-    const flipped = await flipLabels(core);
+    const { flipped } = await flipTrainLabels(core, 0.1);
     await core.call('splits:apply', { ratios: { train: 85, valid: 15, test: 0 }, locked: ['test'], seed: 1 });
     const stats = await core.call('dataset:stats', {});
     console.log(`dataset: ${JSON.stringify(stats.splits)}; ${flipped.size} train labels flipped (seed 2024) before valid was carved out`);
@@ -103,21 +100,3 @@ async function runSearch(core: Core, input: { base: Record<string, unknown>; spa
   return { detail: await core.call('experiments:search', { id: searchId }), seconds: (performance.now() - started) / 1000 };
 }
 
-/** Flips 10% of train labels (seed 2024), each to another random class, through the change log; returns the flipped ids. */
-async function flipLabels(core: Core): Promise<Set<number>> {
-  const { db } = core.requireProject();
-  const train = sql(db, `SELECT i.id, c.name AS label FROM images i JOIN labels l ON l.image_id = i.id JOIN classes c ON c.id = l.class_id
-    JOIN splits s ON s.image_id = i.id WHERE s.split = 'train' ORDER BY i.id`).all() as Array<{ id: ImageId; label: string }>;
-  const random = seededRandom(2024);
-  const flipped = new Set<number>();
-  const byTarget = new Map<string, ImageId[]>();
-  for (const image of train) {
-    if (random() >= 0.1) continue;
-    const others = fashionClasses.filter((c) => c !== image.label);
-    const target = others[Math.floor(random() * others.length)]!;
-    byTarget.set(target, [...(byTarget.get(target) ?? []), image.id]);
-    flipped.add(image.id);
-  }
-  for (const [className, ids] of byTarget) await core.call('images:relabel', { ids, className });
-  return flipped;
-}
