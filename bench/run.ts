@@ -14,6 +14,7 @@ import { embedBench } from './embed.bench';
 import { healthBench } from './health.bench';
 import { queueBench } from './queue.bench';
 import { searchBench } from './search.bench';
+import { regressionBench } from './regression.bench';
 
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   import: importBench,
@@ -28,6 +29,7 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
   health: healthBench,
   queue: queueBench,
   search: searchBench,
+  regression: regressionBench,
 };
 
 const [name, ...args] = process.argv.slice(2);

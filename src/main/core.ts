@@ -186,7 +186,12 @@ export class Core implements CoreServices {
     setImmediate(() => {
       if (this.project?.db !== db) return;
       Promise.resolve()
-        .then(() => analyseRun(db, getRun(db, runId), searchInProcess(trainingProcess(this))))
+        .then(() => {
+          const run = getRun(db, runId);
+          // Label-error signals read class probabilities; a regression run's queues are computed on request.
+          if (run.task === 'classification') return analyseRun(db, run, searchInProcess(trainingProcess(this)));
+          return undefined;
+        })
         .catch(() => undefined);
     });
   }

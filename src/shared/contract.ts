@@ -27,6 +27,7 @@ import { augmentPreviewSchema, type AugmentPresetInfo, type AugmentPreview } fro
 import { trainRequestSchemas, type TrainEventPayloads, type TrainRequestOutputs } from './train';
 import { healthFilters, healthRequestSchemas, type HealthEventPayloads, type HealthRequestOutputs } from './health';
 import { experimentRequestSchemas, type ExperimentEventPayloads, type ExperimentRequestOutputs } from './experiments';
+import { regressionRequestSchemas, type RegressionRequestOutputs } from './regression';
 import { boundedText, className, filePath, freeText, requiredText } from './limits';
 
 const imageId = z.number().int().positive().transform((n) => n as ImageId);
@@ -41,6 +42,11 @@ const imageFilter = z
     predicted: boundedText('className', 'predicted class').optional(),
     /** A health check or duplicate/leakage membership (src/shared/health.ts). */
     health: z.enum(healthFilters).optional(),
+    /** Numeric targets within [valueMin, valueMax] (either end open when omitted). */
+    valueMin: z.number().finite().optional(),
+    valueMax: z.number().finite().optional(),
+    /** Images whose absolute residual (latest regression run) is at least this. */
+    residualMin: z.number().min(0).optional(),
   })
   .default({});
 const percent = z.number().min(0, 'ratios cannot be negative').max(100);
@@ -136,10 +142,12 @@ export const requestSchemas = {
   ...healthRequestSchemas,
   /** experiments:* (src/shared/experiments.ts). */
   ...experimentRequestSchemas,
+  /** Numeric targets: values, binning, regression runs' values and queues (src/shared/regression.ts). */
+  ...regressionRequestSchemas,
 } satisfies Record<string, z.ZodType>;
 
 /** Output type of every request. */
-export interface RequestOutputs extends TrainRequestOutputs, HealthRequestOutputs, ExperimentRequestOutputs {
+export interface RequestOutputs extends TrainRequestOutputs, HealthRequestOutputs, ExperimentRequestOutputs, RegressionRequestOutputs {
   'project:open': ProjectInfo;
   'project:current': ProjectInfo | null;
   'project:close': null;

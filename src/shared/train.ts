@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { ImageId, JobId, SplitName } from './types';
 import { boundedText, filePath, requiredText } from './limits';
 import { augmentPresetNames } from './augment';
+import { regressionLosses } from './regression';
 
 /** The TF.js backends, in the automatic order (best first; a software WebGPU adapter is never picked automatically). */
 export const backendNames = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -86,6 +87,8 @@ export const quickConfigSchema = z.object({
   /** Early stopping: epochs without a better valid loss before stopping. */
   patience: z.number().int().min(1).max(100).default(3),
   seed: z.number().int().min(0).default(42),
+  /** Regression projects: the head's loss on standardised targets (classification ignores it). 'softmax' then means a linear head with one output. */
+  regressionLoss: z.enum(regressionLosses).default('huber'),
 });
 
 /** The full model's networks: two built in, or a pretrained TF.js network fine-tuned. */
@@ -305,6 +308,8 @@ export interface RunTimings {
 export interface RunSummary {
   id: number;
   status: RunStatus;
+  /** What the run predicts: classes (`metrics`) or a number (`valueMetrics`). */
+  task: import('./regression').Task;
   config: TrainConfig;
   datasetVersion: number;
   backend: BackendReport | null;
@@ -313,7 +318,10 @@ export interface RunSummary {
   views: { used: number; note: string | null };
   classes: string[];
   timings: RunTimings | null;
+  /** Classification metrics (null for a regression run, or before the run finished). */
   metrics: RunMetrics | null;
+  /** Regression metrics (null for a classification run, or before the run finished). */
+  valueMetrics: import('./regression').RegressionRunMetrics | null;
   /** Full runs: the network trained; null for quick runs. */
   model: ModelUsed | null;
   /** A cancelled or failed full run with a checkpoint can be resumed from it. */
@@ -521,12 +529,22 @@ export interface ConfusedPair {
   total: number;
 }
 
-/** Two runs side by side. */
+/** Metrics two runs are compared on: classification's, or regression's (both runs have one task). */
+export const comparedMetrics = {
+  classification: ['accuracy', 'macroF1', 'logLoss'],
+  regression: ['mae', 'rmse', 'r2', 'medianAe'],
+} as const;
+/** One compared metric. */
+export type ComparedMetric = (typeof comparedMetrics)[keyof typeof comparedMetrics][number];
+/** Metrics where a smaller figure is better (errors and losses). */
+export const lowerIsBetter: ReadonlySet<ComparedMetric> = new Set<ComparedMetric>(['logLoss', 'mae', 'rmse', 'medianAe']);
+
+/** Two runs side by side (of one task). */
 export interface RunComparison {
   a: RunSummary;
   b: RunSummary;
   /** b minus a, per split and metric. */
-  deltas: Array<{ split: 'train' | 'valid' | 'test'; metric: 'accuracy' | 'macroF1' | 'logLoss'; a: number; b: number; delta: number }>;
+  deltas: Array<{ split: 'train' | 'valid' | 'test'; metric: ComparedMetric; a: number; b: number; delta: number }>;
   /** Images whose predicted class differs between the runs. */
   changed: Array<{ imageId: ImageId; path: string; given: string | null; a: string; b: string }>;
   changedTotal: number;

@@ -25,8 +25,8 @@ export interface ProjectInfo {
   root: string | null;
   /** The dataset version: the id of the last change in the change log. */
   version: number;
-  /** 'classification' when labels are classes, 'regression' when they are numbers. */
-  task: 'classification' | 'regression' | null;
+  /** 'classification' when labels are classes, 'regression' when they are only numbers (derived from the labels; null: nothing labelled yet). */
+  task: import('./regression').Task | null;
   schemaVersion: number;
   /** An import that stopped before it finished (crash, cancel) and has not been run again since. */
   unfinishedImport: { source: string; kind: ImportKind; status: 'interrupted' | 'cancelled' } | null;
@@ -72,6 +72,8 @@ export interface ImageSummary {
   reviewed: boolean;
   /** What the latest run predicted for this image, if it predicted it. */
   prediction: { className: string; probability: number; loss: number | null } | null;
+  /** What the latest regression run predicted for this image (residual: predicted - value now; null without a value). */
+  valuePrediction: { value: number; residual: number | null } | null;
 }
 
 /** Everything known of one image. */
@@ -97,13 +99,19 @@ export interface ImageFilter {
   predicted?: string;
   /** A health check the image fails, or duplicate/leakage membership (src/shared/health.ts). */
   health?: import('./health').HealthFilter;
+  /** Numeric targets within [valueMin, valueMax]. */
+  valueMin?: number;
+  valueMax?: number;
+  /** Absolute residual of the latest regression run at least this. */
+  residualMin?: number;
 }
 
 /**
  * Gallery orders: by id (import order), path, a seeded shuffle, pixel count; and, once a run exists,
- * its out-of-sample loss (worst first) or its confidence (least sure first).
+ * its out-of-sample loss (worst first) or its confidence (least sure first); for numeric targets the
+ * value (smallest first) and the latest regression run's absolute residual (largest first).
  */
-export const imageSorts = ['id', 'name', 'random', 'size', 'loss', 'confidence'] as const;
+export const imageSorts = ['id', 'name', 'random', 'size', 'loss', 'confidence', 'value', 'residual'] as const;
 /** A gallery order. */
 export type ImageSort = (typeof imageSorts)[number];
 

@@ -113,3 +113,61 @@ export function hammingHex(a: string, b: string): number {
   }
   return bits;
 }
+
+/** A regression dataset on disk: images whose brightness encodes their target, and a `path,value` CSV. */
+export interface RegressionDataset {
+  /** The CSV (header `path,value`), paths relative to `root`. */
+  csv: string;
+  root: string;
+  /** The true value of each image by relative path. */
+  truth: Map<string, number>;
+  /** Relative paths whose CSV value was planted wrong. */
+  wrong: string[];
+}
+
+/**
+ * Writes `count` images whose mean brightness is a linear function of a target in [0, 100] (with a
+ * seeded texture so no two are duplicates), and a CSV giving each its target, except `wrong` images
+ * whose value is replaced by one at least 40 away from the truth.
+ */
+export async function writeRegressionDataset(
+  root: string,
+  options: { count?: number; wrong?: number; seed?: number; size?: number } = {},
+): Promise<RegressionDataset> {
+  const count = options.count ?? 120;
+  const wrongCount = options.wrong ?? 0;
+  const seed = options.seed ?? 1;
+  const size = options.size ?? 24;
+  fs.mkdirSync(root, { recursive: true });
+  let state = seed >>> 0 || 1;
+  const random = () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+  const truth = new Map<string, number>();
+  const rows: string[] = ['path,value'];
+  const wrong: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const value = Math.round(random() * 1000) / 10;
+    const rel = `img_${String(i).padStart(4, '0')}.png`;
+    const base = 30 + value * 1.9;
+    const pixels = Buffer.alloc(size * size * 3);
+    for (let p = 0; p < size * size; p++) {
+      const noise = (random() - 0.5) * 24;
+      const v = Math.max(0, Math.min(255, Math.round(base + noise)));
+      pixels[p * 3] = v;
+      pixels[p * 3 + 1] = Math.max(0, Math.min(255, v - 10 + ((i * 7) % 20)));
+      pixels[p * 3 + 2] = Math.max(0, Math.min(255, v + 10 - ((i * 3) % 20)));
+    }
+    await sharp(pixels, { raw: { width: size, height: size, channels: 3 } }).png().toFile(path.join(root, rel));
+    truth.set(rel, value);
+    // Planted errors are spread over the dataset: every (count / wrong)-th image.
+    const planted = wrongCount > 0 && i % Math.floor(count / wrongCount) === 0 && wrong.length < wrongCount;
+    const given = planted ? (value < 50 ? value + 40 + random() * 10 : value - 40 - random() * 10) : value;
+    if (planted) wrong.push(rel);
+    rows.push(`${rel},${given.toFixed(1)}`);
+  }
+  const csv = path.join(root, 'values.csv');
+  fs.writeFileSync(csv, rows.join('\n') + '\n');
+  return { csv, root, truth, wrong };
+}

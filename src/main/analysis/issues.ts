@@ -6,16 +6,20 @@
  * for, the run with the best out-of-sample quality feeds them (source.ts).
  */
 import { LoupeError } from '../../shared/errors';
-import type { ConfusedPair, IssueKind, IssuePage, IssueRow, LabelSort, NeighbourRef, NoiseEstimate, RowSignals, RunComparison, RunSummary, WhyFlagged } from '../../shared/train';
+import type { ComparedMetric, ConfusedPair, IssueKind, IssuePage, IssueRow, LabelSort, NeighbourRef, NoiseEstimate, RowSignals, RunComparison, RunSummary, WhyFlagged } from '../../shared/train';
+import { comparedMetrics } from '../../shared/train';
 import type { ImageId, SplitName } from '../../shared/types';
+import { splitNames } from '../../shared/types';
 import type { Db } from '../store/db';
 import { sql } from '../store/statements';
-import { getRun } from '../train/runs';
+import { getRun, getRunOf } from '../train/runs';
+import { projectTask } from '../store/project';
 import { assertNever } from '../../shared/assertNever';
 import { conflictingDuplicates } from './duplicates';
 import { expectedPrecision } from './noise';
 import { floats, readPredictions, runSignals, signalK, withDuplicates, type NeighbourSearch, type PredictionRow, type RunSignals } from './runSignals';
-import { queueSource } from './source';
+import { queueSource, valueQueueSource } from './source';
+import { valueNeighbours } from './values';
 
 /** A run's predictions and signals, computed once per run (predictions never change). */
 export interface Analysed {
@@ -123,7 +127,7 @@ export async function issueQueue(db: Db, params: QueueParams, search: NeighbourS
   const source = params.runId === undefined ? queueSource(db) : null;
   const runId = params.runId ?? source?.runId;
   if (runId === undefined) return { runId: null, total: 0, rows: [], estimate: null, sort: null, calibration: null, source: null, available: [] };
-  const a = await analyseRun(db, getRun(db, runId), search);
+  const a = await analyseRun(db, getRunOf(db, runId, 'classification', 'the label queues'), search);
   const { run, rows } = a;
   const classes = run.classes;
   const indexOf = (name: string | undefined, what: string) => {
@@ -180,6 +184,7 @@ export async function issueQueue(db: Db, params: QueueParams, search: NeighbourS
     available: s.available,
   };
 }
+
 
 /** The estimate over the rows of `split` (every labelled row when omitted), and the next rows' expected precision. */
 function noiseEstimate(a: Analysed, split: SplitName | undefined, next: number[]): NoiseEstimate {
@@ -240,9 +245,20 @@ function neighbourRefs(a: Analysed, i: number, k: number, path: (id: number) => 
 
 /** The nearest images of one image by a run's embeddings (review:neighbours). */
 export async function imageNeighbours(db: Db, params: { runId?: number; imageId: number; k: number }, search: NeighbourSearch): Promise<NeighbourRef[]> {
-  const runId = params.runId ?? queueSource(db)?.runId;
+  // Without a run: the source of the queues of the project's task now (a binned project's classifier, or its regression run once unbinned).
+  const runId = params.runId ?? (projectTask(db) === 'regression' ? valueQueueSource(db)?.runId : queueSource(db)?.runId);
   if (runId === undefined) return [];
-  const a = await analyseRun(db, getRun(db, runId), search);
+  const run = getRun(db, runId);
+  switch (run.task) {
+    case 'classification':
+      break;
+    case 'regression':
+      // A regression run's neighbours come with their values (values.ts).
+      return valueNeighbours(db, { ...params, runId }, search);
+    default:
+      return assertNever(run.task, 'task');
+  }
+  const a = await analyseRun(db, run, search);
   const i = a.rows.findIndex((r) => r.imageId === params.imageId);
   if (i < 0) throw new LoupeError('NOT_FOUND', `Image ${params.imageId} has no out-of-sample prediction in run ${runId}.`);
   const pathOf = sql(db, 'SELECT path FROM images WHERE id = ?');
@@ -384,17 +400,27 @@ export function confusedPairs(db: Db, params: { runId?: number; limit: number })
   return pairs.sort((x, y) => y.total - x.total).slice(0, params.limit);
 }
 
-/** Metric deltas of two runs (b - a) and the images whose prediction changed. */
+/**
+ * Metric deltas of two runs of one task (b - a) and, for classifiers, the images whose predicted
+ * class changed. Runs of different tasks are not comparable: CONFLICT.
+ */
 export function compareRuns(db: Db, params: { a: number; b: number; limit: number }): RunComparison {
   const a = getRun(db, params.a);
-  const b = getRun(db, params.b);
+  const b = getRunOf(db, params.b, a.task, `comparing with run ${a.id}`);
   const deltas: RunComparison['deltas'] = [];
-  for (const split of ['train', 'valid', 'test'] as const) {
-    for (const metric of ['accuracy', 'macroF1', 'logLoss'] as const) {
-      const va = a.metrics?.[split]?.[metric];
-      const vb = b.metrics?.[split]?.[metric];
-      if (va !== undefined && vb !== undefined) deltas.push({ split, metric, a: va, b: vb, delta: vb - va });
-    }
+  const push = (split: SplitName, metric: ComparedMetric, va: number | undefined, vb: number | undefined) => {
+    if (va !== undefined && vb !== undefined) deltas.push({ split, metric, a: va, b: vb, delta: vb - va });
+  };
+  switch (a.task) {
+    case 'classification':
+      for (const split of splitNames) for (const metric of comparedMetrics.classification) push(split, metric, a.metrics?.[split]?.[metric], b.metrics?.[split]?.[metric]);
+      break;
+    case 'regression':
+      // Predicted values change a little on every retrain: there is no "prediction changed" list.
+      for (const split of splitNames) for (const metric of comparedMetrics.regression) push(split, metric, a.valueMetrics?.[split]?.[metric], b.valueMetrics?.[split]?.[metric]);
+      return { a, b, deltas, changed: [], changedTotal: 0 };
+    default:
+      return assertNever(a.task, 'task');
   }
   const rows = sql(
     db,

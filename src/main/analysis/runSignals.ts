@@ -72,7 +72,7 @@ export function floats(b: Buffer): Float32Array {
 }
 
 /** The group a prediction row's signals are computed in. */
-const groupOf = (r: PredictionRow): SplitGroup => (r.split === 'test' ? 'test' : 'trainValid');
+const groupOf = (r: Pick<PredictionRow, 'split'>): SplitGroup => (r.split === 'test' ? 'test' : 'trainValid');
 
 /** Computes a run's signals (neighbours from the store, searched by `search` and stored the first time). */
 export async function runSignals(
@@ -127,9 +127,16 @@ function duplicateFlags(rows: readonly PredictionRow[], labelled: readonly numbe
  * The stored neighbours of a run's labelled images, computing and storing them the first time from
  * the embedding cache's vectors of view 0 (a full run has none of its own: the vectors any quick
  * run cached for these images serve), by `search`, train+valid and test apart. A read-only project
- * computes without storing.
+ * computes without storing. Also a regression run's rows (analysis/values.ts). No rows: nothing is
+ * searched or stored (a regression run has no class predictions for the label analysis to read).
  */
-async function neighboursOf(db: Db, run: RunSummary, labelledRows: readonly PredictionRow[], search: NeighbourSearch): Promise<{ rows: Map<ImageId, { ids: Int32Array; similarities: Float32Array }> | null; note: string | null }> {
+export async function neighboursOf(
+  db: Db,
+  run: RunSummary,
+  labelledRows: ReadonlyArray<Pick<PredictionRow, 'imageId' | 'split'>>,
+  search: NeighbourSearch,
+): Promise<{ rows: Map<ImageId, { ids: Int32Array; similarities: Float32Array }> | null; note: string | null }> {
+  if (labelledRows.length === 0) return { rows: null, note: null };
   const ids = labelledRows.map((r) => r.imageId);
   const loaded = loadNeighbours(db, run.id);
   if (loaded) {
@@ -170,7 +177,7 @@ async function neighboursOf(db: Db, run: RunSummary, labelledRows: readonly Pred
  * (classes it lacks count as 0); null when there is no earlier finished run with the same classes.
  */
 function ensembleOf(db: Db, run: RunSummary, ids: readonly ImageId[]): Array<Float32Array[]> | null {
-  const others = listRuns(db).filter((r) => r.id < run.id && r.status === 'done' && r.classes.some((c) => run.classes.includes(c)));
+  const others = listRuns(db).filter((r) => r.id < run.id && r.status === 'done' && r.task === 'classification' && r.classes.some((c) => run.classes.includes(c)));
   if (others.length === 0) return null;
   const index = new Map(ids.map((id, i) => [id, i]));
   const out: Array<Float32Array[]> = ids.map(() => []);

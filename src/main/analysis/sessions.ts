@@ -3,6 +3,8 @@
  * finished run and the next, read from the change log (the source of truth; nothing else is stored).
  * After the next run: how many of the images the session relabelled or marked reviewed the new run
  * predicts (out-of-sample) as the label they now have, and the metric changes between the two runs.
+ * Classification runs only: a regression run predicts values, so it neither bounds a session nor
+ * measures one (its value edits and errors are not counted here).
  */
 import type { ReviewSession, RunSummary } from '../../shared/train';
 import type { ImageId } from '../../shared/types';
@@ -14,7 +16,7 @@ import { listRuns } from '../train/runs';
 export function reviewSessions(db: Db): ReviewSession[] {
   // Finished runs in dataset-version order; runs on the same version bound no session (the latest counts).
   const done = listRuns(db)
-    .filter((r) => r.status === 'done')
+    .filter((r) => r.status === 'done' && r.task === 'classification')
     .sort((a, b) => a.datasetVersion - b.datasetVersion || a.id - b.id);
   const bounds: RunSummary[] = [];
   for (const run of done) {

@@ -8,14 +8,18 @@
  * The ranking is cached per (dataset version, finished runs): a queue page does not re-read every
  * label and every run's predictions. The Review view pins the run its first page came from, so
  * relabelling (which moves the ranking) does not switch the run under a person mid-review.
+ * Only classification runs feed these queues (a regression run predicts values, not classes); the
+ * regression queues (values.ts) have their own source: the chosen run when it is a regression run,
+ * else the latest finished regression run (valueQueueSource).
  */
 import { LoupeError } from '../../shared/errors';
+import { assertNever } from '../../shared/assertNever';
 import type { QueueSource, RunSummary } from '../../shared/train';
 import type { ImageId } from '../../shared/types';
 import type { Db } from '../store/db';
 import { datasetVersion } from '../store/changes';
 import { chosenQueueSource, currentLabels, setChosenQueueSource } from '../store/signals';
-import { getRun, listRuns } from '../train/runs';
+import { getRun, latestDoneRunOf, listRuns } from '../train/runs';
 import { floats, readPredictions } from './runSignals';
 
 interface Scored {
@@ -56,7 +60,7 @@ const rankings = new WeakMap<Db, Ranking>();
 
 /** The queue's source and the candidates, best first; null without a finished run. */
 export function queueSource(db: Db): QueueSource | null {
-  const done = listRuns(db).filter((r) => r.status === 'done');
+  const done = listRuns(db).filter((r) => r.status === 'done' && r.task === 'classification');
   if (done.length === 0) return null;
   const key = `${datasetVersion(db)}:${done.map((r) => r.id).join(',')}`;
   let ranking = rankings.get(db);
@@ -111,12 +115,35 @@ function rank(db: Db, done: readonly RunSummary[]): Omit<Ranking, 'key'> {
   return { quality, common: common.length };
 }
 
-/** Chooses the run that feeds the queues (null: back to the best); the new source. */
-export function setQueueSource(db: Db, runId: number | null): QueueSource | null {
-  if (runId !== null) {
-    const run = getRun(db, runId);
-    if (run.status !== 'done') throw new LoupeError('CONFLICT', `Run ${runId} is ${run.status}; only a finished run can feed the queues.`);
+/**
+ * The run that feeds the regression queues when none is asked for: the one a person chose when it
+ * is a finished regression run, else the latest finished regression run; null without one. Every
+ * finished regression run is a candidate on the same footing (each predicts every image with a value
+ * out-of-sample), so no ranking: `candidates` stays empty (its figures are classification's).
+ */
+export function valueQueueSource(db: Db): QueueSource | null {
+  const chosen = chosenQueueSource(db);
+  if (chosen !== null) {
+    const run = listRuns(db).find((r) => r.id === chosen);
+    if (run && run.status === 'done' && run.task === 'regression') return { runId: run.id, how: 'chosen', reason: `Run ${run.id}, chosen in Review.`, candidates: [] };
   }
+  const latest = latestDoneRunOf(db, 'regression');
+  if (!latest) return null;
+  return { runId: latest.id, how: 'best', reason: `Run ${latest.id}, the latest finished regression run.`, candidates: [] };
+}
+
+/** Chooses the run that feeds the queues (null: back to the best); the new source (a regression run's: the regression queues' source). */
+export function setQueueSource(db: Db, runId: number | null): QueueSource | null {
+  const run = runId === null ? null : getRun(db, runId);
+  if (run && run.status !== 'done') throw new LoupeError('CONFLICT', `Run ${run.id} is ${run.status}; only a finished run can feed the queues.`);
   setChosenQueueSource(db, runId);
-  return queueSource(db);
+  if (!run) return queueSource(db);
+  switch (run.task) {
+    case 'classification':
+      return queueSource(db);
+    case 'regression':
+      return valueQueueSource(db);
+    default:
+      return assertNever(run.task, 'task');
+  }
 }

@@ -6,12 +6,21 @@
  * counts, per image, the chance the model's answer is the true class: (1 - P(wrong)) where it agrees
  * with the label, P(wrong) × (the share of the other classes' posterior on its answer) where not.
  */
+import { assertNever } from '../../shared/assertNever';
 import type { TestTrust } from '../../shared/train';
 import type { Analysed } from './issues';
 import { wilsonInterval } from './noise';
 
-/** The trust figures of a run's test split; null without labelled test predictions. */
+/** The trust figures of a run's test split; null without labelled test predictions (and for a regression run, which has no labels to doubt). */
 export function testTrust(a: Analysed): TestTrust | null {
+  switch (a.run.task) {
+    case 'classification':
+      break;
+    case 'regression':
+      return null;
+    default:
+      return assertNever(a.run.task, 'task');
+  }
   const s = a.signals.signals;
   let rows = 0;
   let wrongSum = 0;

@@ -3,8 +3,9 @@
  * validation and --from-file (parse.ts): a command is described once, here.
  */
 import { augmentPresetNames } from '../../shared/augment';
-import { importKinds } from '../../shared/types';
+import { importKinds, splitNames } from '../../shared/types';
 import { backendChoices, labelSorts } from '../../shared/train';
+import { valueIssueKinds } from '../../shared/regression';
 
 /** Every option any command takes, with how node:util parseArgs reads it. */
 export const optionTypes = {
@@ -40,6 +41,7 @@ export const optionTypes = {
   limit: { type: 'string' },
   offset: { type: 'string' },
   sort: { type: 'string' },
+  split: { type: 'string' },
   run: { type: 'string' },
   'min-per-split': { type: 'string' },
   'budget-trials': { type: 'string' },
@@ -55,6 +57,10 @@ export const optionTypes = {
   clear: { type: 'boolean' },
   compare: { type: 'string' },
   tta: { type: 'boolean' },
+  quantiles: { type: 'string' },
+  width: { type: 'string' },
+  edges: { type: 'string' },
+  prefix: { type: 'string' },
 } as const satisfies Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
 
 type OptionTypes = typeof optionTypes;
@@ -299,13 +305,14 @@ const specs: CommandSpec[] = [
       project,
       kind: {
         arg: 'KIND',
-        help: 'the queue: worst losses, likely label errors, or the most-confused pair',
+        help: 'the queue: worst losses, likely label errors, or the most-confused pair; on a regression project, the largest out-of-sample errors (residual) or likely wrong values (target)',
         required: true,
-        choices: cliIssueKinds,
+        choices: [...cliIssueKinds, ...valueIssueKinds],
       },
       limit: { arg: 'N', help: 'how many rows (default 20; no upper cap: fetched in pages of 2000)' },
       offset: { arg: 'N', help: 'skip the first N rows (default 0): page the queue with --offset and --limit' },
       sort: { arg: 'SIGNAL', help: 'label errors: the fused queue (default) or one signal alone', choices: labelSorts },
+      split: { arg: 'SPLIT', help: 'residual and target: only the images of this split', choices: splitNames },
     },
     notes: ['--kind has no default: name the queue you want.', 'The whole queue: --limit larger than its total (printed as "N images").'],
   },
@@ -434,6 +441,31 @@ const specs: CommandSpec[] = [
       seed: { arg: 'S', help: 'random seed (default 0)' },
       preset: { arg: 'PRESET', help: 'augmentation preset (default standard)', choices: augmentPresetNames },
     },
+  },
+  {
+    name: 'bin',
+    args: '',
+    positionals: [0, 0],
+    project: 'existing',
+    summary: 'Turn numeric values into classes (one undoable change; the values are kept).',
+    options: {
+      project,
+      quantiles: { arg: 'K', help: 'K classes of (about) equal counts (equal values share a class)' },
+      width: { arg: 'K', help: 'K classes of equal width between the smallest and largest value' },
+      edges: { arg: 'A,B,…', help: 'inner edges, ascending: 0,12,35,55 gives < 0, 0–12, 12–35, 35–55, ≥ 55' },
+      prefix: { arg: 'NAME', help: 'what class names start with (default value): pm25 gives "pm25 35–55"' },
+      'dry-run': dryRun,
+    },
+    notes: ['Give exactly one of --quantiles, --width, --edges. Classes that would hold no image are left out.', 'loupe undo, or loupe unbin, makes the project a regression project again.'],
+  },
+  {
+    name: 'unbin',
+    args: '',
+    positionals: [0, 0],
+    project: 'existing',
+    summary: 'Back to numeric values: clear the class of every image that has a value (one undoable change).',
+    options: { project },
+    notes: ['Classes left labelling no image are hidden; loupe undo brings them back.'],
   },
 ];
 

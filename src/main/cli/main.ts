@@ -10,7 +10,9 @@ import { LoupeError, toErrorInfo } from '../../shared/errors';
 import { splitNames, type DatasetStats, type ImageId, type ImportKind, type JobInfo, type SplitName } from '../../shared/types';
 import { Core } from '../core';
 import { startServer } from '../server/server';
-import { issuesCommand, trainCommand } from './train';
+import { trainCommand } from './train';
+import { issuesForProject } from './issuesValues';
+import { binCommand, unbinCommand } from './values';
 import { predictCommand } from './predict';
 import { lrFindCommand, sanityCommand } from './trainTools';
 import { fixLeakageCommand, healthCommand } from './health';
@@ -203,7 +205,7 @@ async function run(spec: CommandSpec, options: Options, args: string[]): Promise
       case 'train':
         return await trainCommand(core, options, print);
       case 'issues':
-        return await issuesCommand(core, options, print);
+        return await issuesForProject(core, options, print);
       case 'predict':
         return await predictCommand(core, options, args, print);
       case 'lr-find':
@@ -224,6 +226,10 @@ async function run(spec: CommandSpec, options: Options, args: string[]): Promise
         return await reportCommand(core, options, print);
       case 'fix-leakage':
         return await fixLeakageCommand(core, options, print);
+      case 'bin':
+        return await binCommand(core, options, print);
+      case 'unbin':
+        return await unbinCommand(core, print);
       default:
         throw new LoupeError('INTERNAL', `The command table names "${command}", which main.ts does not run.`);
     }

@@ -4,8 +4,9 @@
  */
 import { LoupeError } from '../../shared/errors';
 import { assertNever } from '../../shared/assertNever';
-import type { BackendReport, IssuePage, IssueRow, LabelSort, TrainEstimate } from '../../shared/train';
+import type { BackendReport, IssuePage, IssueRow, LabelSort, RunSummary, TrainEstimate } from '../../shared/train';
 import type { JobInfo } from '../../shared/types';
+import type { RegressionRunMetrics, RegressionSplitMetrics } from '../../shared/regression';
 import type { Core } from '../core';
 import type { cliIssueKinds, Options } from './commands';
 
@@ -78,21 +79,50 @@ export async function trainCommand(core: Core, options: TrainCliOptions, print: 
     seconds,
     estimate,
     timings: run.timings,
+    task: run.task,
     metrics: run.metrics,
+    valueMetrics: run.valueMetrics,
   };
-  const pct = (v: number | undefined) => (v === undefined ? '—' : `${(v * 100).toFixed(1)}%`);
-  print(
-    summary,
-    job.state === 'cancelled'
-      ? `Run ${runId} cancelled${run.resumable ? ` (resume it: loupe train --resume ${runId})` : ''}`
-      : run.model
-        ? `Run ${runId}: ${seconds.toFixed(1)} s on ${backendLine(run.backend)}, ${run.model.arch} (${run.model.parameters.toLocaleString('en')} parameters, best epoch ${run.model.bestEpoch ?? '—'})\n` +
-          `accuracy: ${run.metrics?.train ? `train (out-of-sample) ${pct(run.metrics.train.accuracy)}, ` : ''}train (in-sample) ${pct(run.metrics?.trainInSample?.accuracy)}, valid ${pct(run.metrics?.valid?.accuracy)}, test ${pct(run.metrics?.test?.accuracy)}`
-        : `Run ${runId}: ${seconds.toFixed(1)} s on ${backendLine(run.backend)} with ${run.backbone?.name}` +
-          `${run.backbone?.note ? ` (${run.backbone.note})` : ''}\n` +
-          `accuracy: train (out-of-sample) ${pct(run.metrics?.train?.accuracy)}, valid ${pct(run.metrics?.valid?.accuracy)}, test ${pct(run.metrics?.test?.accuracy)}`,
-  );
+  print(summary, job.state === 'cancelled' ? `Run ${runId} cancelled${run.resumable ? ` (resume it: loupe train --resume ${runId})` : ''}` : finishedText(run, seconds));
   return job.state === 'cancelled' ? 130 : 0;
+}
+
+/** What a finished run reached, in words: a classifier's accuracies, or a regression run's errors beside its baseline. */
+function finishedText(run: RunSummary, seconds: number): string {
+  const pct = (v: number | undefined) => (v === undefined ? '—' : `${(v * 100).toFixed(1)}%`);
+  switch (run.task) {
+    case 'classification':
+      return run.model
+        ? `Run ${run.id}: ${seconds.toFixed(1)} s on ${backendLine(run.backend)}, ${run.model.arch} (${run.model.parameters.toLocaleString('en')} parameters, best epoch ${run.model.bestEpoch ?? '—'})\n` +
+            `accuracy: ${run.metrics?.train ? `train (out-of-sample) ${pct(run.metrics.train.accuracy)}, ` : ''}train (in-sample) ${pct(run.metrics?.trainInSample?.accuracy)}, valid ${pct(run.metrics?.valid?.accuracy)}, test ${pct(run.metrics?.test?.accuracy)}`
+        : `Run ${run.id}: ${seconds.toFixed(1)} s on ${backendLine(run.backend)} with ${run.backbone?.name}` +
+            `${run.backbone?.note ? ` (${run.backbone.note})` : ''}\n` +
+            `accuracy: train (out-of-sample) ${pct(run.metrics?.train?.accuracy)}, valid ${pct(run.metrics?.valid?.accuracy)}, test ${pct(run.metrics?.test?.accuracy)}`;
+    case 'regression':
+      return `Run ${run.id}: ${seconds.toFixed(1)} s on ${backendLine(run.backend)} with ${run.backbone?.name}${run.backbone?.note ? ` (${run.backbone.note})` : ''}\n${regressionLines(run.valueMetrics)}`;
+    default:
+      return assertNever(run.task, 'task');
+  }
+}
+
+/**
+ * A regression run's metrics, a line per split: MAE, RMSE, R² and median absolute error, each with
+ * the baseline's (predict the train mean) after a slash.
+ */
+export function regressionLines(metrics: RegressionRunMetrics | null): string {
+  if (!metrics) return 'no regression metrics';
+  const splits: Array<[string, RegressionSplitMetrics | null | undefined]> = [
+    ['train (out-of-sample)', metrics.train],
+    ['valid', metrics.valid],
+    ['test', metrics.test],
+  ];
+  const num = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(3));
+  // R² to three places, without a "-0.000" for a baseline a hair below zero.
+  const r2 = (v: number) => (Math.abs(v) < 5e-4 ? 0 : v).toFixed(3);
+  const lines = splits
+    .filter((entry): entry is [string, RegressionSplitMetrics] => entry[1] !== null && entry[1] !== undefined)
+    .map(([name, m]) => `${name} (${m.count}): MAE ${num(m.mae)} / ${num(m.baseline.mae)}, RMSE ${num(m.rmse)} / ${num(m.baseline.rmse)}, R² ${r2(m.r2)} / ${r2(m.baseline.r2)}, median AE ${num(m.medianAe)} / ${num(m.baseline.medianAe)}`);
+  return [`model / baseline (predict the train mean, ${num(metrics.trainMean)}):`, ...lines].join('\n');
 }
 
 /**

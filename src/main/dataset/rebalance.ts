@@ -2,7 +2,8 @@
  * Stratified rebalancing of splits. Locked splits keep exactly the images they have: nothing leaves
  * and nothing joins them. Verified duplicate groups (src/main/health) land in one split; an
  * unlocked duplicate of a locked image is not pulled into the locked split but counted as leakage
- * (the Health view repairs it when the user chooses). Within each class the rest is dealt, in a
+ * (the Health view repairs it when the user chooses). Within each class (or, for images with a
+ * value and no class, each value decile: quantiles.ts, as split.ts does) the rest is dealt, in a
  * seeded order, toward the ratios (renormalised over the unlocked splits). The groups are the
  * stored health results as of now (groupsForSplits): a plan never reruns the duplicate finder.
  */
@@ -13,6 +14,7 @@ import { splitNames } from '../../shared/types';
 import type { ImageChange } from '../store/changes';
 import type { Db } from '../store/db';
 import { allocate } from './allocate';
+import { valueStrata } from './quantiles';
 import { classSplitTable } from './splitReport';
 import { groupsForSplits } from '../health/service';
 
@@ -30,7 +32,7 @@ interface Member {
 export function planRebalance(db: Db, options: RebalanceOptions): RebalancePlan & { changes: ImageChange[] } {
   const lockedSplits = new Set(options.locked);
   const open = splitNames.filter((s) => !lockedSplits.has(s));
-  const members = (
+  const rows = (
     db
       .prepare(
         `SELECT i.id, i.content_hash AS contentHash, i.perceptual_hash AS perceptualHash, l.class_id AS classId,
@@ -49,10 +51,12 @@ export function planRebalance(db: Db, options: RebalanceOptions): RebalancePlan 
       split: SplitName | null;
       lockedFlag: number;
     }[]
-  ).map(
+  );
+  const stratumOfValue = valueStrata(rows.map((r) => r.value).filter((v): v is number => v !== null));
+  const members = rows.map(
     (r): Member => ({
       id: r.id,
-      stratum: r.classId !== null ? `c${r.classId}` : 'none',
+      stratum: r.classId !== null ? `c${r.classId}` : r.value !== null ? stratumOfValue(r.value) : 'none',
       className: r.className,
       split: r.split,
       locked: r.split !== null && (lockedSplits.has(r.split) || r.lockedFlag === 1),

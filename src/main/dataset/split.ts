@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import type { ImageId, SplitName } from '../../shared/types';
 import { splitNames } from '../../shared/types';
 import { allocate, type SplitRatios } from './allocate';
+import { valueStrata } from './quantiles';
 import type { ImageChange } from '../store/changes';
 import type { Db } from '../store/db';
 import { currentGroups } from '../health/service';
@@ -35,12 +36,12 @@ export function planMissingSplits(db: Db, seed: number, ratios = defaultRatios):
     )
     .all() as { id: ImageId; key: string; classId: number | null; value: number | null; split: SplitName | null }[];
   if (!rows.some((r) => r.split === null)) return [];
-  const deciles = valueDeciles(rows.map((r) => r.value).filter((v): v is number => v !== null));
+  const stratumOfValue = valueStrata(rows.map((r) => r.value).filter((v): v is number => v !== null));
   const candidates: Candidate[] = rows.map((r) => ({
     id: r.id,
     key: r.key,
     hasSplit: r.split,
-    group: r.classId !== null ? `c${r.classId}` : r.value !== null ? `v${decileOf(deciles, r.value)}` : 'none',
+    group: r.classId !== null ? `c${r.classId}` : r.value !== null ? stratumOfValue(r.value) : 'none',
   }));
   const byId = new Map(candidates.map((c) => [c.id, c]));
   const changes: ImageChange[] = [];
@@ -101,16 +102,4 @@ function majority(keys: string[]): string {
 
 function seededOrder(seed: number, key: string, id: number): string {
   return createHash('sha1').update(`${seed}:${key}:${id}`).digest('hex');
-}
-
-function valueDeciles(values: number[]): number[] {
-  if (values.length === 0) return [];
-  const sorted = [...values].sort((a, b) => a - b);
-  return Array.from({ length: 9 }, (_, i) => sorted[Math.floor(((i + 1) * sorted.length) / 10)]!);
-}
-
-function decileOf(edges: number[], value: number): number {
-  let bin = 0;
-  while (bin < edges.length && value >= edges[bin]!) bin++;
-  return bin;
 }

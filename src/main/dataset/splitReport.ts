@@ -3,13 +3,20 @@
  * class mix differs from train's (chi-square test of homogeneity), too few images of a class to
  * measure it, an empty split, and verified duplicate groups that cross splits (leakage): the
  * health report's count per split pair, dismissed groups left out, so Splits and Health agree.
+ * A regression project (values, no classes) is measured by its values instead: images with a value
+ * per split, and each split's mix of value deciles (quantiles.ts, the strata splits are dealt by)
+ * tested against train's; there are no class warnings to give.
  */
 import type { SplitReport, SplitWarning } from '../../shared/curation';
 import type { SplitName } from '../../shared/types';
 import { splitNames } from '../../shared/types';
+import { assertNever } from '../../shared/assertNever';
 import type { Db } from '../store/db';
+import { projectTask } from '../store/project';
 import { sql } from '../store/statements';
+import { activeValues } from '../store/values';
 import { readHealth } from '../health/service';
+import { valueStrata } from './quantiles';
 
 /** Active images per visible class and split. */
 export function classSplitTable(db: Db): SplitReport['classes'] {
@@ -35,19 +42,35 @@ export function classSplitTable(db: Db): SplitReport['classes'] {
   return [...table.values()];
 }
 
-/** The report, with warnings for `pThreshold` and `minPerClass`. */
+/** The report, with warnings for `pThreshold` and `minPerClass` (the class checks; a regression project's are by value). */
 export function splitReport(db: Db, pThreshold: number, minPerClass: number): SplitReport {
+  const task = projectTask(db);
+  switch (task) {
+    case null:
+    case 'classification':
+      return classReport(db, pThreshold, minPerClass);
+    case 'regression':
+      return valueReport(db, pThreshold, minPerClass);
+    default:
+      return assertNever(task, 'task');
+  }
+}
+
+/** A split with no images while others have some. */
+function emptySplitWarnings(totals: Record<SplitName, number>): SplitWarning[] {
+  const all = totals.train + totals.valid + totals.test;
+  return splitNames
+    .filter((split) => all > 0 && totals[split] === 0)
+    .map((split) => ({ kind: 'empty-split', split, className: null, message: `${split} has no images.` }));
+}
+
+/** The class x split checks. */
+function classReport(db: Db, pThreshold: number, minPerClass: number): SplitReport {
   const classes = classSplitTable(db);
   const totals: Record<SplitName, number> = { train: 0, valid: 0, test: 0 };
   for (const c of classes) for (const s of splitNames) totals[s] += c.counts[s];
-  const warnings: SplitWarning[] = [];
-  const all = totals.train + totals.valid + totals.test;
+  const warnings: SplitWarning[] = emptySplitWarnings(totals);
   const tests: SplitReport['tests'] = [];
-  for (const split of splitNames) {
-    if (all > 0 && totals[split] === 0) {
-      warnings.push({ kind: 'empty-split', split, className: null, message: `${split} has no images.` });
-    }
-  }
   for (const c of classes) {
     if (c.total === 0) continue;
     for (const split of splitNames) {
@@ -79,7 +102,47 @@ export function splitReport(db: Db, pThreshold: number, minPerClass: number): Sp
       });
     }
   }
-  // The stored health results as of now (never the duplicate finder); none before the first run.
+  warnings.push(...leakageWarnings(db));
+  return { classes, totals, tests, pThreshold, minPerClass, warnings };
+}
+
+/**
+ * A regression project's checks: images with a value per split, an empty split, each of valid's and
+ * test's counts over the value deciles against train's (chi-square), and leakage.
+ */
+function valueReport(db: Db, pThreshold: number, minPerClass: number): SplitReport {
+  const rows = activeValues(db);
+  const stratumOf = valueStrata(rows.map((r) => r.value));
+  const strata = [...new Set(rows.map((r) => stratumOf(r.value)))].sort();
+  const index = new Map(strata.map((key, i) => [key, i]));
+  const counts: Record<SplitName, number[]> = { train: strata.map(() => 0), valid: strata.map(() => 0), test: strata.map(() => 0) };
+  const totals: Record<SplitName, number> = { train: 0, valid: 0, test: 0 };
+  for (const r of rows) {
+    if (!r.split) continue;
+    counts[r.split][index.get(stratumOf(r.value))!]!++;
+    totals[r.split]++;
+  }
+  const warnings = emptySplitWarnings(totals);
+  const tests: SplitReport['tests'] = [];
+  for (const split of ['valid', 'test'] as const) {
+    const test = chiSquareHomogeneity(counts.train, counts[split]);
+    tests.push({ split, ...test });
+    if (test.pValue !== null && test.pValue < pThreshold) {
+      warnings.push({
+        kind: 'distribution',
+        split,
+        className: null,
+        message: `${split}'s values are distributed unlike train's (chi-square test over value deciles, p = ${formatP(test.pValue)} < ${pThreshold}).`,
+      });
+    }
+  }
+  warnings.push(...leakageWarnings(db));
+  return { classes: classSplitTable(db), totals, tests, pThreshold, minPerClass, warnings };
+}
+
+/** Duplicate groups across splits, from the stored health results as of now (never the duplicate finder); none before the first run. */
+function leakageWarnings(db: Db): SplitWarning[] {
+  const warnings: SplitWarning[] = [];
   for (const { a, b, groups: crossing } of readHealth(db)?.report().duplicates.crossSplitBySplitPair ?? []) {
     if (crossing > 0) {
       warnings.push({
@@ -90,7 +153,7 @@ export function splitReport(db: Db, pThreshold: number, minPerClass: number): Sp
       });
     }
   }
-  return { classes, totals, tests, pThreshold, minPerClass, warnings };
+  return warnings;
 }
 
 function formatP(p: number): string {

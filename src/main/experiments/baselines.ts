@@ -10,7 +10,7 @@ import type { ImageId, SplitName } from '../../shared/types';
 import type { RunMetrics } from '../../shared/train';
 import type { Project } from '../store/project';
 import { baselinesOfVersion, cachedPixels, imageFiles, predictionRows, putPixels, saveBaselines } from '../store/experiments';
-import { getRun } from '../train/runs';
+import { getRunOf } from '../train/runs';
 import { realFileInside } from '../util/paths';
 
 /** Side of the grey grid the linear baseline reads. */
@@ -206,7 +206,7 @@ export async function greyGrids(project: Project, images: ReadonlyArray<{ path: 
 /** Computes and stores a run's baselines from its stored predictions (the images, labels and split it trained and scored on). */
 export async function computeRunBaselines(project: Project, runId: number): Promise<RunBaselines> {
   const started = performance.now();
-  const run = getRun(project.db, runId);
+  const run = getRunOf(project.db, runId, 'classification', 'classifier baselines (majority class, linear on pixels)');
   const rows = predictionRows(project.db, runId).filter((r): r is typeof r & { given: number; split: SplitName } => r.given !== null && r.split !== null);
   // Another run of the same data already has them: the same images and split give the same baselines.
   const counts = { valid: rows.filter((r) => r.split === 'valid').length, test: rows.filter((r) => r.split === 'test').length };

@@ -16,7 +16,7 @@ import type { Project } from '../store/project';
 import { foldPredictionRows, imagesNow, predictionRows, setRunExperiment, type FoldPrediction, type ImageNow, type StoredPrediction } from '../store/experiments';
 import { datasetVersion } from '../store/changes';
 import { computeMetrics } from '../train/metrics';
-import { createRun, getRun, savePredictions, updateRun } from '../train/runs';
+import { createRun, getRunOf, savePredictions, updateRun } from '../train/runs';
 
 /** One member's stored predictions. */
 export interface MemberPredictions {
@@ -113,7 +113,7 @@ export function requireMembers(project: Project, runIds: readonly number[]): Run
   const unique = [...new Set(runIds)];
   if (unique.length < 2) throw new LoupeError('VALIDATION', 'An ensemble needs at least two different runs.');
   return unique.map((id) => {
-    const run = getRun(project.db, id);
+    const run = getRunOf(project.db, id, 'classification', 'ensembles');
     if (run.status !== 'done') throw new LoupeError('CONFLICT', `Run ${id} is ${run.status}; only finished runs can be ensembled.`, { runId: id });
     return run;
   });
@@ -121,7 +121,7 @@ export function requireMembers(project: Project, runIds: readonly number[]): Run
 
 /** Creates the ensemble's run record (running) with the first member's config, marked as an ensemble. */
 export function createEnsembleRun(project: Project, source: EnsembleSource, config: RunSummary['config']): number {
-  const runId = createRun(project.db, config, datasetVersion(project.db));
+  const runId = createRun(project.db, config, datasetVersion(project.db), 'classification');
   setRunExperiment(project.db, { runId, role: 'ensemble', searchId: null, trial: null, budget: null, members: [], source });
   return runId;
 }
@@ -192,7 +192,7 @@ export function averageFoldHeads(
 
 /** A finished quick run that kept its fold heads' predictions, checked. */
 export function requireFoldRun(project: Project, runId: number): RunSummary {
-  const run = getRun(project.db, runId);
+  const run = getRunOf(project.db, runId, 'classification', 'fold-head ensembles');
   if (run.status !== 'done') throw new LoupeError('CONFLICT', `Run ${runId} is ${run.status}; ensemble the fold heads of a finished quick run.`, { runId });
   if (run.config.mode !== 'quick') throw new LoupeError('VALIDATION', `Run ${runId} is a ${run.config.mode} run; fold heads are ensembled for quick runs (ensemble full runs with --runs or --seeds).`, { runId });
   if (foldPredictionRows(project.db, runId).length === 0) {

@@ -11,7 +11,7 @@ import type { ImageId } from '../../shared/types';
 import type { Project } from '../store/project';
 import { getBaselines, getGoal, imageFiles, predictionRows } from '../store/experiments';
 import { argmax } from '../train/metrics';
-import { runDetail } from '../train/runs';
+import { getRunOf, runDetail } from '../train/runs';
 import { realFileInside } from '../util/paths';
 import { diagnose } from './diagnosis';
 import { compareOnToday } from './rescore';
@@ -140,6 +140,7 @@ function comparisonSection(c: CheckedComparison): string {
 /** The report of a run (and of its comparison with `compareTo`), as one HTML document. */
 export async function buildReport(project: Project, runId: number, compareTo?: number): Promise<string> {
   const { db } = project;
+  getRunOf(db, runId, 'classification', 'run reports');
   const run = runDetail(db, runId);
   const split = run.metrics?.valid ?? run.metrics?.test ?? run.metrics?.train ?? null;
   const diagnosis = diagnose({ runId, config: run.config, metrics: run.metrics, goal: getGoal(db) });

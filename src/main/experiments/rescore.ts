@@ -11,7 +11,7 @@ import { datasetVersion } from '../store/changes';
 import type { Db } from '../store/db';
 import { imagesNow, predictionRows, type ImageNow, type StoredPrediction } from '../store/experiments';
 import { computeMetrics, argmax } from '../train/metrics';
-import { getRun } from '../train/runs';
+import { getRunOf } from '../train/runs';
 
 const isScored = (split: SplitName | null): split is 'valid' | 'test' => split === 'valid' || split === 'test';
 
@@ -71,7 +71,7 @@ export function rescoreWith(runId: number, runVersion: number, currentVersion: n
 
 /** A run re-scored on today's labels. */
 export function rescoreRun(db: Db, runId: number, today: ReadonlyMap<ImageId, ImageNow> = imagesNow(db)): RescoredRun {
-  const run = getRun(db, runId);
+  const run = getRunOf(db, runId, 'classification', 're-scoring on today\'s labels');
   return rescoreWith(runId, run.datasetVersion, datasetVersion(db), run.classes, predictionRows(db, runId), today);
 }
 
@@ -91,8 +91,8 @@ export function compareOnToday(
   options: { filter: ChangeFilter; sort: 'confidenceChange' | 'imageId'; offset: number; limit: number },
 ): CheckedComparison {
   const today = imagesNow(db);
-  const a = getRun(db, aId);
-  const b = getRun(db, bId);
+  const a = getRunOf(db, aId, 'classification', 'comparisons on today\'s labels');
+  const b = getRunOf(db, bId, 'classification', 'comparisons on today\'s labels');
   const aRows = predictionRows(db, aId).filter((r) => !r.inSample);
   const bRows = new Map(predictionRows(db, bId).filter((r) => !r.inSample).map((r) => [r.imageId, r]));
   const rescored = { a: rescoreRun(db, aId, today), b: rescoreRun(db, bId, today) };

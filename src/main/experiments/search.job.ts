@@ -106,7 +106,7 @@ export async function runSearchJob(project: Project, searchId: number, hooks: Se
       const trial = search.trials[decision.trial]!;
       const config = { ...trial.config, epochs: decision.budget } as TrainConfig;
       trial.status = 'running';
-      const runId = createRun(db, config, datasetVersion(db));
+      const runId = createRun(db, config, datasetVersion(db), 'classification');
       setRunExperiment(db, { runId, role: 'trial', searchId, trial: trial.index, budget: decision.budget, members: [], source: null });
       trial.runId = runId;
       hooks.onRun(runId);

@@ -1,13 +1,47 @@
 import { LoupeError } from '../../shared/errors';
 import { exportDataset } from '../dataset/export';
 import { importSource } from '../dataset/import.job';
+import { binChanges, planBins, unbinChanges } from '../dataset/binning';
 import { datasetStats } from '../store/images';
+import { valueHistogram } from '../store/values';
+import { editBatch } from './images.handlers';
 import type { AreaHandlers, CoreServices } from './types';
+import { plural } from './types';
 
-/** dataset:stats, dataset:import, dataset:export. */
+/** dataset:stats, dataset:import, dataset:export; the values' histogram, binning them into classes and back. */
 export function datasetHandlers(core: CoreServices): AreaHandlers<'dataset'> {
   return {
     'dataset:stats': () => datasetStats(core.requireProject().db),
+    'dataset:values': ({ bins }) => valueHistogram(core.requireProject().db, bins),
+    'dataset:binPlan': (request) => planBins(core.requireProject().db, request).plan,
+    'dataset:bin': (request) => {
+      let summary = '';
+      return editBatch(
+        core,
+        'bin',
+        () => summary,
+        () => {
+          const { plan, changes } = binChanges(core.requireProject().db, request);
+          const names = plan.bins.map((b) => b.name);
+          summary = `Turned the values of ${plural(plan.labelled, 'image')} into ${names.length} classes (${names[0]} … ${names[names.length - 1]})`;
+          return changes;
+        },
+      );
+    },
+    'dataset:unbin': () => {
+      let summary = '';
+      return editBatch(
+        core,
+        'unbin',
+        () => summary,
+        () => {
+          const { cleared, hidden, changes } = unbinChanges(core.requireProject().db);
+          const hid = hidden === 0 ? '' : `; hid ${hidden === 1 ? '1 empty class' : `${hidden.toLocaleString('en')} empty classes`}`;
+          summary = `Turned ${plural(cleared, 'image')} back into values (cleared their classes${hid})`;
+          return changes;
+        },
+      );
+    },
     'dataset:import': ({ source, kind, root }) => {
       const project = core.requireProject();
       // Two imports would race on the same paths: one at a time.

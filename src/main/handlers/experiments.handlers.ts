@@ -16,10 +16,10 @@ import { compareOnToday, rescoreRun } from '../experiments/rescore';
 import { buildReport } from '../experiments/report';
 import { createSearch, failInterruptedSearches, getBaselines, getGoal, getSearch, listRunExperiments, listSearches, setGoal, updateSearch } from '../store/experiments';
 import { datasetVersion } from '../store/changes';
-import { createRun, getRun, latestDoneRun, updateRun } from '../train/runs';
+import { createRun, getRun, latestDoneRunOf, updateRun } from '../train/runs';
 import type { JobContext } from '../jobs/manager';
 import type { Project } from '../store/project';
-import { parseTrainConfig, refuseSecondRun, trainRun } from './train.handlers';
+import { parseTrainConfig, refuseSecondRun, refuseUnlessClassifier, trainRun } from './train.handlers';
 import type { AreaHandlers, CoreServices } from './types';
 
 function requireSearch(project: Project, id: number) {
@@ -31,6 +31,7 @@ function requireSearch(project: Project, id: number) {
 /** Starts the ensemble job: trains the seeds first when asked, then averages the members (or a quick run's fold heads) into the ensemble run. */
 function startEnsemble(core: CoreServices, source: EnsembleSource) {
   const project = core.requireProject();
+  refuseUnlessClassifier(project);
   let first: ReturnType<typeof getRun>;
   switch (source.kind) {
     case 'runs':
@@ -78,7 +79,7 @@ async function trainSeeds(core: CoreServices, project: Project, config: TrainCon
   const ids: number[] = [];
   for (let i = 1; i <= count; i++) {
     const seeded = { ...config, seed: config.seed + i } as TrainConfig;
-    const id = createRun(project.db, seeded, datasetVersion(project.db));
+    const id = createRun(project.db, seeded, datasetVersion(project.db), 'classification');
     core.emit('runs:changed', { runId: id, status: 'running' });
     ctx.log(`training seed ${seeded.seed} as run ${id}`);
     await trainRun(core, project, id, seeded, ctx);
@@ -104,8 +105,11 @@ export function experimentHandlers(core: CoreServices): AreaHandlers<'experiment
     },
     'experiments:diagnose': ({ runId }) => {
       const { db } = core.requireProject();
-      const run = runId === undefined ? latestDoneRun(db) : getRun(db, runId);
-      if (!run) throw new LoupeError('NOT_FOUND', 'No finished run to diagnose; train one first (loupe train).');
+      const run = runId === undefined ? latestDoneRunOf(db, 'classification') : getRun(db, runId);
+      if (!run) throw new LoupeError('NOT_FOUND', 'No finished classification run to diagnose; train one first (loupe train).');
+      if (run.task !== 'classification') {
+        throw new LoupeError('CONFLICT', `Run ${run.id} is a regression run; the diagnosis compares error rates of classifiers. Its MAE and R² beside the mean baseline are in the Train view.`, { runId: run.id });
+      }
       return diagnose({ runId: run.id, config: run.config, metrics: run.metrics, goal: getGoal(db) });
     },
     'experiments:baselines': async ({ runId }) => {
@@ -120,6 +124,7 @@ export function experimentHandlers(core: CoreServices): AreaHandlers<'experiment
     'experiments:searchStart': ({ base, space, asha, trials, minutes, seed }) => {
       const project = core.requireProject();
       refuseSecondRun(core);
+      refuseUnlessClassifier(project);
       const config = parseTrainConfig(base);
       const chosen = space ?? defaultSearchSpaces[config.mode];
       checkSpace(config.mode, chosen);

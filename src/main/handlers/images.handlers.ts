@@ -34,7 +34,7 @@ export function announce(core: CoreServices, result: ChangeResult): ChangeResult
   return result;
 }
 
-/** images:* (browse, edit, history) and changes:* (undo, redo, revert). */
+/** images:* (browse, edit labels and values, history) and changes:* (undo, redo, revert). */
 export function imageHandlers(core: CoreServices): AreaHandlers<'images' | 'changes'> {
   const forImages = (ids: ImageId[], change: (id: ImageId) => FieldChange) => () => {
     requireImages(core.requireProject().db, ids);
@@ -57,6 +57,14 @@ export function imageHandlers(core: CoreServices): AreaHandlers<'images' | 'chan
         const cls = ensureClass(db, className);
         return [...cls.revive, ...ids.map((imageId): FieldChange => ({ imageId, field: 'class', value: String(cls.id) }))];
       }),
+    // Values may sit beside classes (binning keeps them), so any project takes them.
+    'images:setValue': ({ ids, value }) =>
+      editBatch(
+        core,
+        'set-value',
+        `Set the value of ${plural(ids.length, 'image')} to ${value}`,
+        forImages(ids, (imageId) => ({ imageId, field: 'value', value: String(value) })),
+      ),
     'images:remove': ({ ids }) =>
       editBatch(core, 'remove', `Removed ${plural(ids.length, 'image')}`, forImages(ids, (imageId) => ({ imageId, field: 'status', value: 'removed' }))),
     'images:restore': ({ ids }) =>

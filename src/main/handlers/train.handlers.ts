@@ -2,16 +2,17 @@ import { LoupeError, toErrorInfo } from '../../shared/errors';
 import { assertNever } from '../../shared/assertNever';
 import { trainConfigSchema, type CurvePoint, type RunStatus, type TrainConfig } from '../../shared/train';
 import type { JobId } from '../../shared/types';
+import type { Task } from '../../shared/regression';
 import { importBackbone, listBackbones } from '../model/backbones';
 import { datasetVersion } from '../store/changes';
 import { TrainingProcess } from '../train/client';
 import { prepareResume, runFullJob } from '../train/full.job';
 import { estimateFullRun } from '../train/estimate';
 import { runQuickJob } from '../train/quick.job';
-import { createRun, latestRun } from '../train/runs';
+import { createRun, getRun, latestRun } from '../train/runs';
 import type { TrainToolRequest } from './trainTools.handlers';
 import type { JobContext } from '../jobs/manager';
-import type { Project } from '../store/project';
+import { projectTask, type Project } from '../store/project';
 import { computeRunBaselines } from '../experiments/baselines';
 import type { AreaHandlers, CoreServices } from './types';
 
@@ -33,11 +34,33 @@ export function parseTrainConfig(input: unknown): TrainConfig {
   throw new LoupeError('VALIDATION', `${field}: ${issue?.message ?? 'invalid training config'}`, { field, issues: parsed.error.issues });
 }
 
+/** What a project trains: its task, classification before anything is labelled (the run then says what is missing). */
+export function trainingTask(project: Project): Task {
+  return projectTask(project.db) ?? 'classification';
+}
+
+/**
+ * The seam where the full model, its checks (LR finder, sanity, show batch), searches and ensembles
+ * will learn regression: until then CONFLICT on a regression project, naming the two ways on.
+ */
+export function refuseUnlessClassifier(project: Project): void {
+  const task = trainingTask(project);
+  switch (task) {
+    case 'classification':
+      return;
+    case 'regression':
+      throw new LoupeError('CONFLICT', 'The full model trains classifiers for now; train the quick model on this regression project, or turn the values into classes (Bin) first.', { task });
+    default:
+      assertNever(task, 'task');
+  }
+}
+
 /** Starts a run as a job (quick or full, by the config's mode); returns the job and run ids at once. */
 export function startTraining(core: CoreServices, config: TrainConfig): { jobId: JobId; runId: number } {
   const project = core.requireProject();
   refuseSecondRun(core);
-  const runId = createRun(project.db, config, datasetVersion(project.db));
+  if (config.mode === 'full') refuseUnlessClassifier(project);
+  const runId = createRun(project.db, config, datasetVersion(project.db), trainingTask(project));
   core.emit('runs:changed', { runId, status: 'running' });
   const job = core.jobs.start('train', (ctx) => trainRun(core, project, runId, config, ctx));
   return { jobId: job.id, runId };
@@ -62,6 +85,22 @@ export async function trainRun(core: CoreServices, project: Project, runId: numb
     default:
       return assertNever(config, 'mode');
   }
+  const task = getRun(project.db, runId).task;
+  switch (task) {
+    case 'classification':
+      await logBaselines(project, runId, ctx);
+      break;
+    case 'regression':
+      // Its baseline (predict the train mean) is in its own metrics; the stored baselines are a classifier's.
+      break;
+    default:
+      return assertNever(task, 'task');
+  }
+  return result;
+}
+
+/** Stores a classification run's baselines (majority class, linear on pixels) and logs the lift; a failure is logged, never fails the run. */
+async function logBaselines(project: Project, runId: number, ctx: JobContext): Promise<void> {
   try {
     const baselines = await computeRunBaselines(project, runId);
     const lift = baselines.lift.linear.valid ?? baselines.lift.majority.valid;
@@ -69,7 +108,6 @@ export async function trainRun(core: CoreServices, project: Project, runId: numb
   } catch (error) {
     ctx.log(`baselines not computed: ${toErrorInfo(error).message}`);
   }
-  return result;
 }
 
 const pct = (x: number | undefined) => (x === undefined ? '-' : `${(x * 100).toFixed(1)}%`);
@@ -78,6 +116,7 @@ const pct = (x: number | undefined) => (x === undefined ? '-' : `${(x * 100).toF
 export function resumeTraining(core: CoreServices, runId: number): { jobId: JobId; runId: number } {
   const project = core.requireProject();
   refuseSecondRun(core);
+  refuseUnlessClassifier(project);
   const { config } = prepareResume(project.db, runId);
   core.emit('runs:changed', { runId, status: 'running' });
   const job = core.jobs.start('train', (ctx) => runFullJob(project, trainingProcess(core), runId, config, runHooks(core), ctx, { resume: true }));

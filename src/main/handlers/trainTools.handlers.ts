@@ -19,7 +19,7 @@ import type { SanityAnswer } from '../train/kinds/sanity';
 import type { ShowBatchAnswer } from '../train/kinds/showBatch';
 import type { ToolInput } from '../train/toolsInput';
 import { chooseInput, gatherTrainingSet } from '../train/trainingSet';
-import { parseTrainConfig, runningTraining, trainingProcess } from './train.handlers';
+import { parseTrainConfig, refuseUnlessClassifier, runningTraining, trainingProcess } from './train.handlers';
 import type { CoreServices, Handlers } from './types';
 
 /** The requests this file answers (train.handlers.ts answers the rest of train:). */
@@ -40,6 +40,7 @@ function fullConfig(input: Record<string, unknown>, what: string): FullConfig & 
 
 /** The train images and the network's input, as a full run of `config` would see them. */
 export function toolInput(project: Project, config: FullConfig & { arch: ArchitectureName }): ToolInput {
+  refuseUnlessClassifier(project);
   const set = gatherTrainingSet(project);
   const { inputSize, channels } = chooseInput(set.images, config);
   const items = set.images.filter((i) => i.split === 'train').map((i) => ({ id: i.id, file: i.file, width: i.width, height: i.height, label: i.label }));

@@ -3,10 +3,17 @@
  * embeddings, trained with Adam, L2 weight decay and early stopping on a held-out set by the training
  * engine (train/engine.ts), which reports each batch's loss and each epoch's held-out loss and stops
  * between batches when the signal aborts. Optional dropout acts only in the training loss.
+ *
+ * What the head predicts is its target: classes (k outputs, softmax cross-entropy, probabilities out)
+ * or a value (one output, squared or Huber loss on targets standardised by the fitted rows' mean and
+ * standard deviation, values out in the user's units). One loop trains both; only the target's
+ * encoding, loss and decoding differ.
  */
 import type * as Tf from '@tensorflow/tfjs';
+import type { RegressionLoss } from '../../shared/regression';
 import { curves, earlyStopping, fit, validation, type Trainable } from '../train/engine';
 import { seededRandom, shuffle } from '../train/folds';
+import { assertNever } from '../../shared/assertNever';
 
 /** A matrix of n rows of `dim` floats, row-major. */
 export interface Matrix {
@@ -15,9 +22,9 @@ export interface Matrix {
   dim: number;
 }
 
-/** How to train one head. */
-export interface HeadOptions {
-  classes: number;
+/** How to train one head, whatever it predicts. */
+export interface HeadSettings {
+  /** softmax: linear (a softmax over classes, or one linear output for a value); mlp: one hidden ReLU layer first. */
   kind: 'softmax' | 'mlp';
   hidden: number;
   learningRate: number;
@@ -35,6 +42,25 @@ export interface HeadOptions {
   viewGroups?: readonly (readonly number[])[];
 }
 
+/** How to train a classifier: y are class indexes 0..classes-1; softmax cross-entropy; `predict` gives probabilities. */
+export interface HeadOptions extends HeadSettings {
+  target?: 'classes';
+  classes: number;
+}
+
+/**
+ * A regressor: y are numbers in the user's units, standardised by the mean and standard deviation of
+ * the fitted rows for training; one output; squared error or Huber loss (delta 1, i.e. one standard
+ * deviation); `predict` gives values in the user's units.
+ */
+export interface ValueHeadOptions extends HeadSettings {
+  target: 'value';
+  loss: RegressionLoss;
+}
+
+/** How to train one head: a classifier or a regressor (told apart by `target`). */
+export type AnyHeadOptions = HeadOptions | ValueHeadOptions;
+
 /** Callbacks of one training: they observe; none reaches into another. */
 export interface HeadCallbacks {
   onBatch?(step: number, loss: number): void;
@@ -45,7 +71,7 @@ export interface HeadCallbacks {
 
 /** A trained head. */
 export interface TrainedHead {
-  /** Probabilities, one row of `classes` per input row. */
+  /** A classifier: probabilities, one row of `classes` per input row; a regressor: one value per row, in the user's units. */
   predict(x: Matrix): Float32Array;
   epochs: number;
   bestValLoss: number | null;
@@ -65,18 +91,19 @@ interface HeadBatch {
   size: number;
 }
 
-/** Trains a head on (x, y) with the training engine, early-stopping on (valX, valY) when given. */
+/** Trains a head on (x, y) (class indexes, or values in the user's units) with the training engine, early-stopping on (valX, valY) when given. */
 export async function trainHead(
   tf: typeof Tf,
   x: Matrix,
   y: readonly number[],
   val: { x: Matrix; y: readonly number[] } | null,
-  options: HeadOptions,
+  options: AnyHeadOptions,
   callbacks: HeadCallbacks = {},
 ): Promise<TrainedHead> {
   const random = seededRandom(options.seed);
   const { mean, std } = standardiser(x);
-  const k = options.classes;
+  const target = headTarget(options, y);
+  const k = target.outputs;
   const init = (rows: number, cols: number) => {
     // Glorot uniform from the seeded generator, so a run's seed fixes its weights.
     const limit = Math.sqrt(6 / (rows + cols));
@@ -84,10 +111,11 @@ export async function trainHead(
     for (let i = 0; i < values.length; i++) values[i] = (random() * 2 - 1) * limit;
     return tf.variable(tf.tensor2d(values, [rows, cols]));
   };
+  const output = (rows: number) => (target.zeroOutput ? tf.variable(tf.zeros([rows, k])) : init(rows, k));
   const weights: Tf.Variable[] =
     options.kind === 'mlp'
-      ? [init(x.dim, options.hidden), tf.variable(tf.zeros([options.hidden])), init(options.hidden, k), tf.variable(tf.zeros([k]))]
-      : [init(x.dim, k), tf.variable(tf.zeros([k]))];
+      ? [init(x.dim, options.hidden), tf.variable(tf.zeros([options.hidden])), output(options.hidden), tf.variable(tf.zeros([k]))]
+      : [output(x.dim), tf.variable(tf.zeros([k]))];
   const dropout = options.dropout ?? 0;
   // Masks come from their own stream, so dropout changes only the masks, never the batch order.
   const dropRandom = seededRandom(options.seed + 7_919);
@@ -119,7 +147,7 @@ export async function trainHead(
       const batchY = new Float32Array(rows.length * k);
       rows.forEach((r, i) => {
         batchX.set(standardised.subarray(r * x.dim, (r + 1) * x.dim), i * x.dim);
-        batchY[i * k + y[r]!] = 1;
+        target.encode(batchY, i, y[r]!);
       });
       yield { x: tf.tensor2d(batchX, [rows.length, x.dim]), y: tf.tensor2d(batchY, [rows.length, k]), size: rows.length };
     }
@@ -141,7 +169,7 @@ export async function trainHead(
   const model: Trainable<HeadBatch> = {
     trainable: weights,
     loss: (batch) => {
-      const data = tf.losses.softmaxCrossEntropy(batch.y, forward(batch.x, true));
+      const data = target.loss(tf, batch.y, forward(batch.x, true));
       const l2 = decayed.reduce<Tf.Scalar>((sum, w) => tf.add(sum, tf.sum(tf.square(w))), tf.scalar(0));
       return tf.add(data, tf.mul(l2, options.weightDecay / 2)) as Tf.Scalar;
     },
@@ -159,7 +187,7 @@ export async function trainHead(
       signal: callbacks.signal,
       release: (batch) => tf.dispose([batch.x, batch.y]),
       callbacks: [
-        ...(valTensors ? [validation(async () => evaluate(tf, forward(valTensors.x), valTensors.y)), stopper!] : []),
+        ...(valTensors ? [validation(async () => target.evaluate(tf, forward(valTensors.x), valTensors.y)), stopper!] : []),
         curves((point) => {
           if (point.kind === 'batch') callbacks.onBatch?.(point.step, point.loss);
           else callbacks.onEpoch?.(point.epoch, point.loss, point.valLoss, point.valAccuracy);
@@ -176,11 +204,85 @@ export async function trainHead(
   return {
     predict(input: Matrix): Float32Array {
       if (input.rows === 0) return new Float32Array(0);
-      return tf.tidy(() => tf.softmax(forward(tf.tensor2d(standardise(input, mean, std), [input.rows, input.dim]))).dataSync() as Float32Array);
+      return tf.tidy(() => target.decode(tf, forward(tf.tensor2d(standardise(input, mean, std), [input.rows, input.dim]))).dataSync() as Float32Array);
     },
     epochs: result.epochs,
     bestValLoss: stopper?.best()?.loss ?? null,
     dispose: () => tf.dispose(weights),
+  };
+}
+
+/**
+ * What a head's outputs mean: how a training row's target is written into its batch, the training
+ * loss, the held-out loss (and accuracy, for classes) after each epoch, and what `predict` returns.
+ */
+interface Target {
+  outputs: number;
+  /** Start the output layer at zero (predicting the mean target) rather than at random weights. */
+  zeroOutput: boolean;
+  /** Writes the target `y` of batch row `row` into the batch's targets (`outputs` per row). */
+  encode(batch: Float32Array, row: number, y: number): void;
+  loss(tf: typeof Tf, labels: Tf.Tensor2D, outputs: Tf.Tensor2D): Tf.Scalar;
+  /** The held-out loss in the training loss's units; disposes `outputs`. */
+  evaluate(tf: typeof Tf, outputs: Tf.Tensor2D, y: readonly number[]): { loss: number; accuracy: number | null };
+  /** Outputs to predictions (inside a tidy). */
+  decode(tf: typeof Tf, outputs: Tf.Tensor2D): Tf.Tensor;
+}
+
+/** The target of a head's options; a value target standardises by `y`, the fitted rows' targets. */
+function headTarget(options: AnyHeadOptions, y: readonly number[]): Target {
+  switch (options.target) {
+    case undefined:
+    case 'classes':
+      return classTarget(options.classes);
+    case 'value':
+      return valueTarget(options.loss, y);
+    default:
+      return assertNever(options, 'head target');
+  }
+}
+
+/** k classes: one-hot targets, softmax cross-entropy, probabilities out. */
+function classTarget(k: number): Target {
+  return {
+    outputs: k,
+    zeroOutput: false,
+    encode: (batch, row, y) => (batch[row * k + y] = 1),
+    loss: (tf, labels, outputs) => tf.losses.softmaxCrossEntropy(labels, outputs),
+    evaluate,
+    decode: (tf, outputs) => tf.softmax(outputs),
+  };
+}
+
+/** Huber's delta on standardised targets: errors beyond one standard deviation of the target count linearly. */
+const huberDelta = 1;
+
+/** A number: standardised targets, squared or Huber loss on one output, values in the user's units out. */
+function valueTarget(loss: RegressionLoss, y: readonly number[]): Target {
+  const centre = y.reduce((a, b) => a + b, 0) / Math.max(1, y.length);
+  const scale = Math.sqrt(y.reduce((a, b) => a + (b - centre) ** 2, 0) / Math.max(1, y.length)) || 1;
+  const z = (value: number) => (value - centre) / scale;
+  // The same per-row losses as tf.losses.meanSquaredError and tf.losses.huberLoss, for the held-out set.
+  const rowLoss = (error: number) => {
+    if (loss === 'squared') return error * error;
+    const a = Math.abs(error);
+    return a <= huberDelta ? 0.5 * a * a : huberDelta * (a - 0.5 * huberDelta);
+  };
+  return {
+    outputs: 1,
+    // Random output weights on hundreds of standardised features predict noise of about a standard
+    // deviation, which the few steps of a small dataset never undo; zero starts at the baseline (the mean).
+    zeroOutput: true,
+    encode: (batch, row, value) => (batch[row] = z(value)),
+    loss: (tf, labels, outputs) => (loss === 'squared' ? tf.losses.meanSquaredError(labels, outputs) : tf.losses.huberLoss(labels, outputs, undefined, huberDelta)) as Tf.Scalar,
+    evaluate: (_tf, outputs, values) => {
+      const predicted = outputs.dataSync();
+      outputs.dispose();
+      let sum = 0;
+      values.forEach((value, i) => (sum += rowLoss(predicted[i]! - z(value))));
+      return { loss: sum / Math.max(1, values.length), accuracy: null };
+    },
+    decode: (tf, outputs) => tf.add(tf.mul(outputs, scale), centre),
   };
 }
 

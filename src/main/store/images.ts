@@ -20,6 +20,7 @@ const summaryColumns = `
   i.id, i.path, i.status, i.width, i.height, i.error, i.reviewed,
   c.name AS label, l.value AS value, s.split AS split`;
 const predictionColumns = `p.predicted AS predictedIndex, p.probability AS predictedProbability, p.loss AS predictedLoss`;
+const valuePredictionColumns = `vp.predicted AS predictedValue`;
 const joins = `
   FROM images i
   LEFT JOIN labels l ON l.image_id = i.id
@@ -40,20 +41,35 @@ interface SummaryRow {
   predictedIndex?: number | null;
   predictedProbability?: number | null;
   predictedLoss?: number | null;
+  predictedValue?: number | null;
 }
 
-/** The latest finished run: its id and class list (predictions store indexes into it). */
+/** The latest finished classification run: its id and class list (predictions store indexes into it). */
 export interface LatestRun {
   id: number;
   classes: string[];
 }
 
-/** The latest finished run, or null before the first. */
+/** The latest finished classification run, or null before the first (regression runs predict values, not classes). */
 export function latestRun(db: Db): LatestRun | null {
-  const row = sql(db, "SELECT id, classes FROM runs WHERE status = 'done' ORDER BY id DESC LIMIT 1").get() as
+  const row = sql(db, "SELECT id, classes FROM runs WHERE status = 'done' AND task = 'classification' ORDER BY id DESC LIMIT 1").get() as
     | { id: number; classes: string }
     | undefined;
   return row ? { id: row.id, classes: JSON.parse(row.classes) as string[] } : null;
+}
+
+/** The id of the latest finished regression run (its value_predictions feed residuals), or null. */
+export function latestValueRunId(db: Db): number | null {
+  const row = sql(db, "SELECT id FROM runs WHERE status = 'done' AND task = 'regression' ORDER BY id DESC LIMIT 1").get() as
+    | { id: number }
+    | undefined;
+  return row?.id ?? null;
+}
+
+/** The runs a page reads predictions from: the latest classification run and the latest regression run. */
+interface PageRuns {
+  run: LatestRun | null;
+  valueRunId: number | null;
 }
 
 function toSummary(row: SummaryRow, run: LatestRun | null = null): ImageSummary {
@@ -73,27 +89,55 @@ function toSummary(row: SummaryRow, run: LatestRun | null = null): ImageSummary 
       predicted === undefined
         ? null
         : { className: predicted, probability: row.predictedProbability ?? 0, loss: row.predictedLoss ?? null },
+    valuePrediction:
+      row.predictedValue === null || row.predictedValue === undefined
+        ? null
+        : { value: row.predictedValue, residual: row.value === null ? null : row.predictedValue - row.value },
   };
+}
+
+/** The absolute residual now: |the regression run's prediction - the image's value as it is now|. */
+const residualNow = 'abs(vp.predicted - l.value)';
+
+/** Joins a page's sort needs beyond what its filter brings. */
+interface SortNeeds {
+  /** The latest classification run's predictions (inner: only predicted images). */
+  predictions?: boolean;
+  /** The labels row, for the value (left: images without one stay). */
+  labels?: boolean;
+  /** The latest regression run's predicted values (left: images it did not predict stay). */
+  valuePredictions?: boolean;
 }
 
 function whereClause(
   filter: ImageFilter,
-  run: LatestRun | null = null,
-  needsPredictions = false,
-): { where: string; params: unknown[]; joins: string } {
+  runs: PageRuns = { run: null, valueRunId: null },
+  needs: SortNeeds = {},
+): { where: string; params: unknown[]; joins: string; count: { joins: string; params: unknown[] } } {
   // Only the joins the filter needs: counting and sorting 100,000 ids stays cheap without them.
-  const needed: string[] = [];
-  const predictionParams: unknown[] = [];
-  if (filter.predicted !== undefined || needsPredictions) {
-    if (!run) throw new LoupeError('CONFLICT', 'Train a model first: predictions, losses and confidences come from a run.');
-    needed.push('JOIN predictions p ON p.image_id = i.id AND p.run_id = ?');
-    predictionParams.push(run.id);
+  // A left join only the sort reads (sortOnly) changes no count, so the count leaves it out.
+  const needed: { text: string; params: unknown[]; sortOnly: boolean }[] = [];
+  const join = (text: string, params: unknown[] = [], sortOnly = false) => needed.push({ text, params, sortOnly });
+  if (filter.predicted !== undefined || needs.predictions) {
+    if (!runs.run) throw new LoupeError('CONFLICT', 'Train a model first: predictions, losses and confidences come from a run.');
+    join('JOIN predictions p ON p.image_id = i.id AND p.run_id = ?', [runs.run.id]);
   }
+  const boundsValue = filter.valueMin !== undefined || filter.valueMax !== undefined || filter.residualMin !== undefined;
   // Inner joins where the filter needs a match: the planner may then start from the class (by
   // name) or the split and reach only its images, instead of testing every image in turn.
-  if (filter.className === null) needed.push('LEFT JOIN labels l ON l.image_id = i.id');
-  else if (filter.className !== undefined) needed.push('JOIN labels l ON l.image_id = i.id JOIN classes c ON c.id = l.class_id');
-  if (filter.split) needed.push('JOIN splits s ON s.image_id = i.id');
+  if (filter.className === null) join('LEFT JOIN labels l ON l.image_id = i.id');
+  else if (filter.className !== undefined) join('JOIN labels l ON l.image_id = i.id JOIN classes c ON c.id = l.class_id');
+  else if (boundsValue) join('JOIN labels l ON l.image_id = i.id');
+  else if (needs.labels) join('LEFT JOIN labels l ON l.image_id = i.id', [], true);
+  if (filter.residualMin !== undefined || needs.valuePredictions) {
+    if (runs.valueRunId === null) {
+      throw new LoupeError('CONFLICT', 'Train a regression model first: residuals come from a finished regression run.');
+    }
+    // A left join even for the filter (its WHERE drops unpredicted images): as an inner join the
+    // planner starts from the residual index and looks every image up from there, about 3x slower.
+    join('LEFT JOIN value_predictions vp ON vp.image_id = i.id AND vp.run_id = ?', [runs.valueRunId], filter.residualMin === undefined);
+  }
+  if (filter.split) join('JOIN splits s ON s.image_id = i.id');
   const parts = ['i.status = ?'];
   const params: unknown[] = [filter.status ?? 'active'];
   if (filter.split) {
@@ -119,36 +163,69 @@ function whereClause(
     params.push(`%${filter.search.replace(/[\\%_]/g, (m) => `\\${m}`)}%`);
   }
   if (filter.predicted !== undefined) {
-    const index = run!.classes.indexOf(filter.predicted);
+    const index = runs.run!.classes.indexOf(filter.predicted);
     parts.push('p.predicted = ?');
     params.push(index);
   }
+  if (filter.valueMin !== undefined) {
+    parts.push('l.value >= ?');
+    params.push(filter.valueMin);
+  }
+  if (filter.valueMax !== undefined) {
+    parts.push('l.value <= ?');
+    params.push(filter.valueMax);
+  }
+  if (filter.residualMin !== undefined) {
+    // Against the value now, so an edited value leaves (or joins) the filter at once.
+    parts.push(`${residualNow} >= ?`);
+    params.push(filter.residualMin);
+  }
+  const counted = needed.filter((j) => !j.sortOnly);
   return {
     where: `WHERE ${parts.join(' AND ')}`,
-    params: [...predictionParams, ...params],
-    joins: `FROM images i ${needed.join(' ')}`,
+    params: [...needed.flatMap((j) => j.params), ...params],
+    joins: `FROM images i ${needed.map((j) => j.text).join(' ')}`,
+    count: { joins: `FROM images i ${counted.map((j) => j.text).join(' ')}`, params: [...counted.flatMap((j) => j.params), ...params] },
   };
 }
 
-/** The sort key expression; 'random' takes the seed as a parameter. */
-function sortKey(sort: ImageSort): string {
+/** A sort: its key expression ('random' takes the seed as a parameter), whether images without a key go last, and the joins it needs. */
+interface SortSpec {
+  key: string;
+  nullsLast: boolean;
+  needs: SortNeeds;
+}
+
+function sortSpec(sort: ImageSort): SortSpec {
+  const plain = (key: string): SortSpec => ({ key, nullsLast: false, needs: {} });
   switch (sort) {
     case 'id':
-      return 'i.id';
+      return plain('i.id');
     case 'name':
-      return 'i.path';
+      return plain('i.path');
     case 'size':
-      return 'coalesce(i.width * i.height, 0)';
+      return plain('coalesce(i.width * i.height, 0)');
     case 'random':
       // A seeded permutation of ids: multiply by a large odd constant modulo 2^32.
-      return '((i.id + ?) * 2654435761) % 4294967296';
+      return plain('((i.id + ?) * 2654435761) % 4294967296');
     case 'loss':
-      return '-coalesce(p.loss, 0)';
+      return { key: '-coalesce(p.loss, 0)', nullsLast: false, needs: { predictions: true } };
     case 'confidence':
-      return 'p.probability';
+      return { key: 'p.probability', nullsLast: false, needs: { predictions: true } };
+    case 'value':
+      // Ascending; images without a value last.
+      return { key: 'l.value', nullsLast: true, needs: { labels: true } };
+    case 'residual':
+      // The largest |predicted - value now| first; images without a predicted value or a value last.
+      return { key: `-${residualNow}`, nullsLast: true, needs: { labels: true, valuePredictions: true } };
     default:
       return assertNever(sort, 'sort');
   }
+}
+
+/** The runs a page reads: the summaries show both runs' predictions, and its filter or sort may need either. */
+function pageRuns(db: Db): PageRuns {
+  return { run: latestRun(db), valueRunId: latestValueRunId(db) };
 }
 
 /**
@@ -163,28 +240,34 @@ export function imagePage(
   sort: ImageSort = 'id',
   seed = 0,
 ): ImagePage {
-  const run = latestRun(db);
-  const { where, params, joins: filterJoins } = whereClause(filter, run, sort === 'loss' || sort === 'confidence');
-  const total = (sql(db, `SELECT count(*) AS n ${filterJoins} ${where}`).get(...params) as { n: number }).n;
+  const runs = pageRuns(db);
+  const spec = sortSpec(sort);
+  const { where, params, joins: filterJoins, count } = whereClause(filter, runs, spec.needs);
+  const total = (sql(db, `SELECT count(*) AS n ${count.joins} ${where}`).get(...count.params) as { n: number }).n;
   // Sort and cut the page on ids alone, then fetch the page's rows with every join.
-  const key = sortKey(sort);
   const keyParams = sort === 'random' ? [Math.abs(seed) % 1_000_003] : [];
+  const nulls = spec.nullsLast ? ' NULLS LAST' : '';
   const rows = sql(
     db,
-    `SELECT ${summaryColumns}, ${predictionColumns}, page.k FROM (
-       SELECT i.id, ${key} AS k ${filterJoins} ${where} ORDER BY k, i.id LIMIT ? OFFSET ?
+    `SELECT ${summaryColumns}, ${predictionColumns}, ${valuePredictionColumns}, page.k FROM (
+       SELECT i.id, ${spec.key} AS k ${filterJoins} ${where} ORDER BY k${nulls}, i.id LIMIT ? OFFSET ?
      ) page JOIN images i ON i.id = page.id
      LEFT JOIN labels l ON l.image_id = i.id LEFT JOIN classes c ON c.id = l.class_id
      LEFT JOIN splits s ON s.image_id = i.id
      LEFT JOIN predictions p ON p.image_id = i.id AND p.run_id = ?
-     ORDER BY page.k, i.id`,
-  ).all(...keyParams, ...params, limit, offset, run?.id ?? -1) as SummaryRow[];
-  return { total, offset, rows: rows.map((row) => toSummary(row, run)) };
+     LEFT JOIN value_predictions vp ON vp.image_id = i.id AND vp.run_id = ?
+     ORDER BY page.k${nulls}, i.id`,
+  ).all(...keyParams, ...params, limit, offset, runs.run?.id ?? -1, runs.valueRunId ?? -1) as SummaryRow[];
+  return { total, offset, rows: rows.map((row) => toSummary(row, runs.run)) };
 }
 
 /** Every id matching a filter, in id order ("select all"). */
 export function imageIds(db: Db, filter: ImageFilter): ImageId[] {
-  const { where, params, joins: filterJoins } = whereClause(filter, filter.predicted !== undefined ? latestRun(db) : null);
+  const runs: PageRuns = {
+    run: filter.predicted !== undefined ? latestRun(db) : null,
+    valueRunId: filter.residualMin !== undefined ? latestValueRunId(db) : null,
+  };
+  const { where, params, joins: filterJoins } = whereClause(filter, runs);
   return (sql(db, `SELECT i.id ${filterJoins} ${where} ORDER BY i.id`).all(...params) as { id: ImageId }[]).map((r) => r.id);
 }
 
@@ -192,9 +275,10 @@ export function imageIds(db: Db, filter: ImageFilter): ImageId[] {
 export function imageDetail(db: Db, id: ImageId): ImageDetail {
   const row = sql(
     db,
-    `SELECT ${summaryColumns}, i.content_hash AS contentHash, i.perceptual_hash AS perceptualHash,
-       i.channels, i.format, i.bytes, coalesce(s.locked, 0) AS locked ${joins} WHERE i.id = ?`,
-  ).get(id) as
+    `SELECT ${summaryColumns}, ${valuePredictionColumns}, i.content_hash AS contentHash, i.perceptual_hash AS perceptualHash,
+       i.channels, i.format, i.bytes, coalesce(s.locked, 0) AS locked ${joins}
+       LEFT JOIN value_predictions vp ON vp.image_id = i.id AND vp.run_id = ? WHERE i.id = ?`,
+  ).get(latestValueRunId(db) ?? -1, id) as
     | (SummaryRow & {
         contentHash: string | null;
         perceptualHash: string | null;

@@ -7,6 +7,8 @@ import type { ImportKind } from '../../shared/types';
 import { isReadOnly, openDatabase, schemaVersion, write, type Db } from './db';
 import { getMeta, setMeta } from './meta';
 import { liveOwners, stopHeartbeat } from './owners';
+import { sql } from './statements';
+import type { Task } from '../../shared/regression';
 
 /** How often an open project looks for commits made by other processes. */
 const watchMs = 1000;
@@ -55,6 +57,24 @@ function recoverImports(db: Db): void {
 }
 
 /** True while an import of a live process is still running in the project (after recovery). */
+/**
+ * The project's task, derived from its labels: classification when an active image carries a class,
+ * regression when active images carry only numeric values; before any label, what the first import
+ * declared (or null). Binning (class labels beside kept values) and its undo move a project between
+ * the two with no setting to keep in step.
+ */
+export function projectTask(db: Db): Task | null {
+  const row = sql(
+    db,
+    `SELECT EXISTS (SELECT 1 FROM labels l JOIN images i ON i.id = l.image_id WHERE l.class_id IS NOT NULL AND i.status = 'active') AS classes,
+            EXISTS (SELECT 1 FROM labels l JOIN images i ON i.id = l.image_id WHERE l.value IS NOT NULL AND i.status = 'active') AS vals`,
+  ).get() as { classes: number; vals: number };
+  if (row.classes) return 'classification';
+  if (row.vals) return 'regression';
+  const declared = getMeta(db, 'task');
+  return declared === 'classification' || declared === 'regression' ? declared : null;
+}
+
 export function isImportRunning(db: Db): boolean {
   return db.prepare("SELECT 1 FROM imports WHERE status = 'running' LIMIT 1").get() !== undefined;
 }
@@ -106,13 +126,13 @@ export function openProject(file: string, options: { create?: boolean } = {}): P
       setMeta(db, 'root_absolute', folder);
     },
     info() {
-      const task = getMeta(db, 'task');
+      const task = projectTask(db);
       return {
         file: absolute,
         name: path.basename(absolute).replace(/\.loupe$/i, ''),
         root: project.root(),
         version: datasetVersion(db),
-        task: task === 'classification' || task === 'regression' ? task : null,
+        task,
         schemaVersion: schemaVersion(db),
         unfinishedImport: unfinishedImport(db),
         readOnly,

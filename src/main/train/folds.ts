@@ -1,4 +1,4 @@
-/** Seeded randomness and the stratified k-fold assignment the quick model uses. */
+/** Seeded randomness and the stratified k-fold assignment the quick model uses (by class, or by quantile bin of a numeric target). */
 
 /** A small seeded generator (mulberry32): the same seed gives the same run. */
 export function seededRandom(seed: number): () => number {

@@ -5,6 +5,8 @@ import type { BackboneUsed, BackendReport, CurvePoint, ModelUsed, RunDetail, Run
 import { isReadOnly, write, type Db } from '../store/db';
 import { claimOwner, liveOwners } from '../store/owners';
 import { sql } from '../store/statements';
+import { assertNever } from '../../shared/assertNever';
+import type { RegressionRunMetrics, Task, ValuePoint } from '../../shared/regression';
 
 interface RunRow {
   id: number;
@@ -21,6 +23,8 @@ interface RunRow {
   started_at: number;
   finished_at: number | null;
   model: string | null;
+  task: Task;
+  value_metrics: string | null;
   has_checkpoint: number;
 }
 
@@ -46,6 +50,7 @@ function toSummary(row: RunRow): RunSummary {
   return {
     id: row.id,
     status: row.status,
+    task: row.task,
     config: JSON.parse(row.config) as TrainConfig,
     datasetVersion: row.dataset_version,
     backend: backendOf(row.backend),
@@ -54,6 +59,7 @@ function toSummary(row: RunRow): RunSummary {
     classes: JSON.parse(row.classes) as string[],
     timings: parse<RunTimings>(row.timings),
     metrics: parse<RunMetrics>(row.metrics),
+    valueMetrics: parse<RegressionRunMetrics>(row.value_metrics),
     model: parse<ModelUsed>(row.model),
     resumable: row.has_checkpoint === 1 && (row.status === 'cancelled' || row.status === 'failed'),
     error: row.error,
@@ -62,14 +68,15 @@ function toSummary(row: RunRow): RunSummary {
   };
 }
 
-/** Creates a running run and returns its id. */
-export function createRun(db: Db, config: TrainConfig, datasetVersion: number): number {
+/** Creates a running run of a task and returns its id. */
+export function createRun(db: Db, config: TrainConfig, datasetVersion: number, task: Task): number {
   return Number(
-    sql(db, "INSERT INTO runs (status, config, dataset_version, started_at, owner) VALUES ('running', ?, ?, ?, ?)").run(
+    sql(db, "INSERT INTO runs (status, config, dataset_version, started_at, owner, task) VALUES ('running', ?, ?, ?, ?, ?)").run(
       JSON.stringify(config),
       datasetVersion,
       Date.now(),
       claimOwner(db),
+      task,
     ).lastInsertRowid,
   );
 }
@@ -91,6 +98,7 @@ export function updateRun(
     classes: string[];
     timings: RunTimings;
     metrics: RunMetrics;
+    valueMetrics: RegressionRunMetrics;
     error: string;
     finishedAt: number;
     datasetVersion: number;
@@ -106,6 +114,7 @@ export function updateRun(
   if (fields.classes) columns.classes = JSON.stringify(fields.classes);
   if (fields.timings) columns.timings = JSON.stringify(fields.timings);
   if (fields.metrics) columns.metrics = JSON.stringify(fields.metrics);
+  if (fields.valueMetrics) columns.value_metrics = JSON.stringify(fields.valueMetrics);
   if (fields.model) columns.model = JSON.stringify(fields.model);
   if (fields.error !== undefined) columns.error = fields.error;
   if (fields.finishedAt) columns.finished_at = fields.finishedAt;
@@ -170,6 +179,64 @@ export function savePredictions(db: Db, runId: number, rows: readonly Prediction
   });
 }
 
+/** One stored predicted value of a regression run. */
+export interface ValuePredictionInput {
+  imageId: ImageId;
+  split: SplitName | null;
+  fold: number;
+  /** The value the image had when the run trained (null: none). */
+  actual: number | null;
+  predicted: number;
+  inSample?: boolean;
+}
+
+/** Stores a regression run's predicted values (residual = predicted - actual). */
+export function saveValuePredictions(db: Db, runId: number, rows: readonly ValuePredictionInput[]): void {
+  const insert = sql(
+    db,
+    `INSERT INTO value_predictions (run_id, image_id, split, fold, actual, predicted, residual, in_sample) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  write(db, () => {
+    for (const r of rows) {
+      insert.run(runId, r.imageId, r.split, r.fold, r.actual, r.predicted, r.actual === null ? null : r.predicted - r.actual, r.inSample ? 1 : 0);
+    }
+  });
+}
+
+/** A regression run's predicted values, in image order (optionally one split). */
+export function valuePredictions(db: Db, runId: number, split?: SplitName): ValuePoint[] {
+  const rows = sql(
+    db,
+    `SELECT image_id AS imageId, split, actual, predicted, residual, fold, in_sample AS inSample FROM value_predictions
+      WHERE run_id = ? AND (? IS NULL OR split = ?) ORDER BY image_id`,
+  ).all(runId, split ?? null, split ?? null) as Array<Omit<ValuePoint, 'inSample'> & { inSample: number }>;
+  return rows.map((r) => ({ ...r, inSample: r.inSample === 1 }));
+}
+
+/** The latest finished run of a task, or null. */
+export function latestDoneRunOf(db: Db, task: Task): RunSummary | null {
+  const row = sql(db, `SELECT ${runColumns} FROM runs WHERE status = 'done' AND task = ? ORDER BY id DESC LIMIT 1`).get(task) as RunRow | undefined;
+  return row ? toSummary(row) : null;
+}
+
+/**
+ * A run by id that must be of `task`; CONFLICT (naming what does not apply and what to use instead)
+ * for a run of the other task. `what` names the request: "the label queues", "an ensemble".
+ */
+export function getRunOf(db: Db, runId: number, task: Task, what: string): RunSummary {
+  const run = getRun(db, runId);
+  if (run.task === task) return run;
+  const label = what.charAt(0).toUpperCase() + what.slice(1);
+  switch (run.task) {
+    case 'regression':
+      throw new LoupeError('CONFLICT', `${label}: run ${run.id} is a regression run (it predicts values), and this takes a classification run. Its MAE and R² are in the Train view; its queues are the value queues (review:values; loupe issues --kind residual or target).`, { runId: run.id, task: run.task });
+    case 'classification':
+      throw new LoupeError('CONFLICT', `${label}: run ${run.id} is a classification run, and this takes a regression run.`, { runId: run.id, task: run.task });
+    default:
+      return assertNever(run.task, 'task');
+  }
+}
+
 /** Every run, newest first. */
 export function listRuns(db: Db): RunSummary[] {
   return (sql(db, `SELECT ${runColumns} FROM runs ORDER BY id DESC`).all() as RunRow[]).map(toSummary);
@@ -188,12 +255,6 @@ export function runDetail(db: Db, id: number): RunDetail {
     sql(db, 'SELECT phase, kind, step, loss, val_loss AS valLoss, val_acc AS valAccuracy, learning_rate AS learningRate FROM run_curves WHERE run_id = ? ORDER BY id').all(id) as CurvePoint[]
   );
   return { ...getRun(db, id), curves };
-}
-
-/** The latest finished run, or null. */
-export function latestDoneRun(db: Db): RunSummary | null {
-  const row = sql(db, `SELECT ${runColumns} FROM runs WHERE status = 'done' ORDER BY id DESC LIMIT 1`).get() as RunRow | undefined;
-  return row ? toSummary(row) : null;
 }
 
 /** The latest run of any status, or null. */

@@ -52,7 +52,7 @@ describe('the loupe command line', () => {
     expect([...commands.keys()]).toEqual([
       'import', 'stats', 'relabel', 'remove', 'restore', 'undo', 'redo', 'export', 'classes', 'rename',
       'merge', 'delete-class', 'split', 'versions', 'diff', 'serve', 'train', 'lr-find', 'sanity', 'issues', 'predict',
-      'health', 'fix-leakage', 'goal', 'diagnose', 'search', 'ensemble', 'report', 'augment-preview',
+      'health', 'fix-leakage', 'goal', 'diagnose', 'search', 'ensemble', 'report', 'augment-preview', 'bin', 'unbin',
     ]);
     const specs = [...commands.values()];
     const runs = await runAll([['--help'], ...specs.map((s) => [s.name, '--help'])]);
@@ -123,6 +123,6 @@ describe('the loupe command line', () => {
     const run = await loupe(['issues', '--project', project]);
     expectOneErrorLine(run, /issues needs --kind KIND: .*--kind loss\|label\|confused/, 2);
     const wrong = await loupe(['issues', '--kind', 'cell', '--project', project]);
-    expectOneErrorLine(wrong, /--kind must be one of loss, label, confused \(got "cell"\)/, 2);
+    expectOneErrorLine(wrong, /--kind must be one of loss, label, confused, residual, target \(got "cell"\)/, 2);
   });
 });

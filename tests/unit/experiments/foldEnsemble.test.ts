@@ -156,10 +156,10 @@ describe('fold heads', () => {
     expect(queue.rows).toHaveLength(3);
 
     // Refusals: a full run, a quick run that kept no fold heads, a missing run.
-    const full = createRun(db, fullConfigSchema.parse({ mode: 'full', arch: 'small-cnn' }), 1);
+    const full = createRun(db, fullConfigSchema.parse({ mode: 'full', arch: 'small-cnn' }), 1, 'classification');
     updateRun(db, full, { status: 'done', classes: run.classes });
     await expect(c.call('experiments:ensemble', { source: { kind: 'folds', runId: full } })).rejects.toMatchObject({ code: 'VALIDATION', message: expect.stringMatching(/quick runs/) });
-    const old = createRun(db, quickConfigSchema.parse({ mode: 'quick' }), 1);
+    const old = createRun(db, quickConfigSchema.parse({ mode: 'quick' }), 1, 'classification');
     updateRun(db, old, { status: 'done', classes: run.classes });
     await expect(c.call('experiments:ensemble', { source: { kind: 'folds', runId: old } })).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/Retrain it/) });
     await expect(c.call('experiments:ensemble', { source: { kind: 'folds', runId: 999 } })).rejects.toMatchObject({ code: 'NOT_FOUND' });

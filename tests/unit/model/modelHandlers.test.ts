@@ -43,10 +43,10 @@ async function projectWithRuns(dir: string) {
     if (/moving_(mean|variance)$/.test(name)) weights.set(name, { shape: w.shape, data: w.data.map((_, i) => 0.5 + ((i * 7) % 5) * 0.1) });
   }
   net.writeWeights(weights);
-  const full = createRun(db, fullConfigSchema.parse({ mode: 'full', arch: 'resnet-small' }), 1);
+  const full = createRun(db, fullConfigSchema.parse({ mode: 'full', arch: 'resnet-small' }), 1, 'classification');
   updateRun(db, full, { status: 'done', classes, model });
   saveCheckpoint(db, full, 'best', { epoch: 2, step: 4, weights, optimizer: new Map(), state: { best: { epoch: 2, loss: 1 }, since: 0, optimizerScalars: {}, stopped: null } });
-  const quick = createRun(db, quickConfigSchema.parse({ mode: 'quick' }), 1);
+  const quick = createRun(db, quickConfigSchema.parse({ mode: 'quick' }), 1, 'classification');
   updateRun(db, quick, { status: 'done', classes });
   return { core, net, full, quick };
 }

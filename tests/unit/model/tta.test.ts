@@ -165,7 +165,7 @@ describe('test-time augmentation', () => {
     core = new Core();
     await core.call('project:open', { file: project, create: true });
     const db = core.requireProject().db;
-    const full = createRun(db, fullConfigSchema.parse({ mode: 'full', arch: 'small-cnn' }), 1);
+    const full = createRun(db, fullConfigSchema.parse({ mode: 'full', arch: 'small-cnn' }), 1, 'classification');
     updateRun(db, full, { status: 'done', classes, model });
     saveCheckpoint(db, full, 'best', { epoch: 1, step: 1, weights, optimizer: new Map(), state: { best: { epoch: 1, loss: 1 }, since: 0, optimizerScalars: {}, stopped: null } });
     const answer = await core.call('runs:predict', { id: full, files, tta: true });

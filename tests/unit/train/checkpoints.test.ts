@@ -28,7 +28,7 @@ describe('checkpoints', () => {
   it('keep the last and the best per run, each replaced by the next, and make a cancelled run resumable', () => {
     const project = openProject(path.join(tempDir(), 'p.loupe'), { create: true });
     const { db } = project;
-    const runId = createRun(db, fullConfigSchema.parse({ mode: 'full' }), 0);
+    const runId = createRun(db, fullConfigSchema.parse({ mode: 'full' }), 0, 'classification');
     expect(loadCheckpoint(db, runId, 'last')).toBeNull();
     const state = { best: { epoch: 1, loss: 0.5 }, since: 0, optimizerScalars: { accBeta1: 0.81 }, stopped: null };
     saveCheckpoint(db, runId, 'last', { epoch: 1, step: 3, weights: weights(1), optimizer: weights(2), state });

@@ -49,7 +49,7 @@ function predictions(c: Core, runId: number): Row[] {
 function startAudited(c: Core, input: Record<string, unknown>, audits: FoldAudit[]) {
   const project = c.requireProject();
   const parsed = parseTrainConfig(input) as FullConfig;
-  const runId = createRun(project.db, parsed, datasetVersion(project.db));
+  const runId = createRun(project.db, parsed, datasetVersion(project.db), 'classification');
   const job = c.jobs.start('train', (ctx) =>
     runFullJob(project, trainingProcess(c), runId, parsed, { onCurve: () => {}, onStatus: () => {}, onFold: (_, audit) => audits.push(audit) }, ctx),
   );

@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     case 'train': {
       // A run this process is training.
       const project = openProject(file!);
-      createRun(project.db, trainConfigSchema.parse({}), 0);
+      createRun(project.db, trainConfigSchema.parse({}), 0, 'classification');
       say('running');
       block();
       return;
