@@ -40,7 +40,7 @@ describe('try the model with test-time augmentation', () => {
     const core = new Core();
     await core.call('project:open', { file: app.projectFile });
     const db = core.requireProject().db;
-    const run = createRun(db, fullConfigSchema.parse({ mode: 'full', arch: 'small-cnn' }), 1);
+    const run = createRun(db, fullConfigSchema.parse({ mode: 'full', arch: 'small-cnn' }), 1, 'classification');
     updateRun(db, run, { status: 'done', classes, model, finishedAt: Date.now() });
     saveCheckpoint(db, run, 'best', { epoch: 1, step: 1, weights, optimizer: new Map(), state: { best: { epoch: 1, loss: 1 }, since: 0, optimizerScalars: {}, stopped: null } });
     await core.shutdown();

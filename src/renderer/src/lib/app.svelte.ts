@@ -4,21 +4,32 @@
  */
 import type { LoupeApi } from '../../../shared/contract';
 import { LoupeError } from '../../../shared/errors';
-import type { DatasetStats, ImportKind, JobId, JobInfo, ProjectInfo } from '../../../shared/types';
+import type { ValueHistogram } from '../../../shared/regression';
+import type { ChangeResult, DatasetStats, ImportKind, JobId, JobInfo, ProjectInfo } from '../../../shared/types';
 import { errorMessage } from './format';
 
 /** The views the sidebar switches between. */
 export type ViewName = 'overview' | 'gallery' | 'augment' | 'classes' | 'splits' | 'versions' | 'train' | 'runs' | 'review' | 'health' | 'experiments';
+
+/** A button on a toast (Undo), shown while `isAvailable()` holds. */
+export interface ToastAction {
+  label: string;
+  run: () => void;
+  isAvailable: () => boolean;
+}
 
 /** A transient message in the corner. */
 export interface Toast {
   id: number;
   kind: 'error' | 'info';
   message: string;
+  action?: ToastAction;
 }
 
 const statsThrottleMs = 400;
 const toastLifetimeMs = 6000;
+// A toast that offers Undo stays long enough to read what changed and decide.
+const actionToastLifetimeMs = 12_000;
 const maxToasts = 3;
 
 /** Holds what the whole UI shares and keeps it in step with the core's events. */
@@ -29,16 +40,22 @@ export class AppState {
   isReady = $state(false);
   project = $state.raw<ProjectInfo | null>(null);
   stats = $state.raw<DatasetStats | null>(null);
+  /** The distribution of numeric targets per split (count 0: no image has a value). */
+  values = $state.raw<ValueHistogram | null>(null);
   /** Jobs by id, replaced whole on each update. */
   jobs = $state.raw<Record<string, JobInfo>>({});
   view = $state<ViewName>('overview');
   toasts = $state<Toast[]>([]);
   isImportOpen = $state(false);
   isExportOpen = $state(false);
+  /** The "Turn into classes" dialog (opened from Overview or Splits). */
+  isBinOpen = $state(false);
   /** A dialog over the views: their keyboard shortcuts stand down while it is open. */
-  readonly isDialogOpen = $derived(this.isImportOpen || this.isExportOpen);
+  readonly isDialogOpen = $derived(this.isImportOpen || this.isExportOpen || this.isBinOpen);
   /** The latest dataset version heard of, from the project, stats or a change event. */
   version = $state(0);
+  /** True when active images carry numeric targets (a regression project, or one binned into classes). */
+  readonly hasValues = $derived((this.values?.count ?? 0) > 0);
 
   /** The running jobs, newest first. */
   readonly activeJobs = $derived(
@@ -51,6 +68,8 @@ export class AppState {
   private statsTimer: ReturnType<typeof setTimeout> | null = null;
   private isStatsDirty = false;
   private statsRequest = 0;
+  private valuesRequest = 0;
+  private infoRequest = 0;
   private readonly unsubscribers: Array<() => void> = [];
 
   constructor(api: LoupeApi) {
@@ -65,6 +84,7 @@ export class AppState {
         this.setProject(project);
         void this.loadJobs();
       }),
+      // The task follows the labels (binning and its undo change it): edits refetch the info too.
       this.api.on('dataset:changed', ({ version }) => {
         this.version = Math.max(this.version, version);
         this.scheduleStats();
@@ -142,6 +162,58 @@ export class AppState {
     }
   }
 
+  /** Refetches the value histogram now. */
+  async refreshValues(): Promise<void> {
+    if (!this.project) return;
+    const request = ++this.valuesRequest;
+    try {
+      const values = await this.api.call('dataset:values', {});
+      if (request === this.valuesRequest) this.values = values;
+    } catch (error) {
+      if (request === this.valuesRequest) this.toastError(error);
+    }
+  }
+
+  /**
+   * Says what an edit did, with an Undo offered while nothing has changed since (after another
+   * edit, `changes:undo` would undo that one instead).
+   */
+  toastChange(result: ChangeResult): void {
+    this.version = Math.max(this.version, result.version);
+    const id: number = this.toast('info', result.description, {
+      label: 'Undo',
+      isAvailable: () => this.version === result.version,
+      run: () => {
+        this.dismissToast(id);
+        void this.undoChange(result.version);
+      },
+    });
+  }
+
+  /** Makes one edit and says what it did with an Undo (errors as a toast); null when it failed. */
+  async change(request: () => Promise<ChangeResult>): Promise<ChangeResult | null> {
+    try {
+      const result = await request();
+      this.toastChange(result);
+      return result;
+    } catch (error) {
+      this.toastError(error);
+      return null;
+    }
+  }
+
+  /** Undoes the newest change when it is still the one that left the dataset at `version`. */
+  async undoChange(version: number): Promise<void> {
+    if (this.version !== version) return;
+    try {
+      const result = await this.api.call('changes:undo', {});
+      this.version = Math.max(this.version, result.version);
+      this.toast('info', result.description);
+    } catch (error) {
+      this.toastError(error);
+    }
+  }
+
   /** Starts an import and returns its job id. */
   async startImport(source: string, kind: ImportKind | undefined, root?: string): Promise<JobId> {
     const { jobId } = await this.api.call('dataset:import', { source, ...(kind ? { kind } : {}), ...(root ? { root } : {}) });
@@ -165,12 +237,13 @@ export class AppState {
     this.toast('error', errorMessage(error));
   }
 
-  /** Shows a toast; only the newest few stay, so a burst of edits never covers the view. */
-  toast(kind: Toast['kind'], message: string): void {
+  /** Shows a toast and returns its id; only the newest few stay, so a burst of edits never covers the view. */
+  toast(kind: Toast['kind'], message: string, action?: ToastAction): number {
     const id = this.nextToastId++;
-    this.toasts.push({ id, kind, message });
+    this.toasts.push(action ? { id, kind, message, action } : { id, kind, message });
     if (this.toasts.length > maxToasts) this.toasts.splice(0, this.toasts.length - maxToasts);
-    setTimeout(() => this.dismissToast(id), toastLifetimeMs);
+    setTimeout(() => this.dismissToast(id), action ? actionToastLifetimeMs : toastLifetimeMs);
+    return id;
   }
 
   dismissToast(id: number): void {
@@ -183,12 +256,35 @@ export class AppState {
     this.project = project;
     if (!project) {
       this.stats = null;
+      this.values = null;
       this.version = 0;
       this.isImportOpen = false;
+      this.isBinOpen = false;
       return;
     }
     this.version = isSame ? Math.max(this.version, project.version) : project.version;
+    if (!isSame) this.values = null;
     void this.refreshStats();
+    void this.refreshValues();
+  }
+
+  /**
+   * Refetches the project's info after an edit: its task is derived from the labels, so binning
+   * and its undo change it. The object is replaced only when more than the version moved, so views
+   * that follow `project` do not rerun on every edit.
+   */
+  private async refreshInfo(): Promise<void> {
+    if (!this.project) return;
+    const request = ++this.infoRequest;
+    try {
+      const project = await this.api.call('project:current', {});
+      const held = this.project;
+      if (request !== this.infoRequest || !project || !held || project.file !== held.file) return;
+      this.version = Math.max(this.version, project.version);
+      if (JSON.stringify({ ...project, version: 0 }) !== JSON.stringify({ ...held, version: 0 })) this.project = project;
+    } catch (error) {
+      if (request === this.infoRequest) this.toastError(error);
+    }
   }
 
   private async loadJobs(): Promise<void> {
@@ -203,13 +299,16 @@ export class AppState {
     }
   }
 
-  // Imports send many change events; refetch stats at most a few times a second, and once at the end.
+  // Imports send many change events; refetch stats, values and the project's info at most a few
+  // times a second, and once at the end.
   private scheduleStats(): void {
     if (this.statsTimer) {
       this.isStatsDirty = true;
       return;
     }
     void this.refreshStats();
+    void this.refreshValues();
+    void this.refreshInfo();
     this.statsTimer = setTimeout(() => {
       this.statsTimer = null;
       if (this.isStatsDirty) {

@@ -1,11 +1,12 @@
 /**
- * The edits a person makes from the gallery and the large view: relabel, remove, restore, review,
- * undo, redo, revert. Each one is a single request that the core records as one undoable batch;
+ * The edits a person makes from the gallery and the large view: relabel, set a value, remove,
+ * restore, review, undo, redo, revert. Each one is a single request that the core records as one undoable batch;
  * its reply's description becomes the toast, so that what happened is always said.
  */
 import type { ClassSummary } from '../../../shared/curation';
 import type { ChangeResult, ImageId } from '../../../shared/types';
 import type { AppState } from './app.svelte.js';
+import { hasCommandKey, isTypingTarget } from './shortcuts';
 
 /** The class list (kept fresh with the dataset version) and the edit actions. */
 export class Curation {
@@ -38,6 +39,11 @@ export class Curation {
 
   relabel(ids: ImageId[], className: string): Promise<ChangeResult | null> {
     return this.run(() => this.app.api.call('images:relabel', { ids, className }));
+  }
+
+  /** Sets the numeric target of the images (one value for all of them). */
+  setValue(ids: ImageId[], value: number): Promise<ChangeResult | null> {
+    return this.run(() => this.app.api.call('images:setValue', { ids, value }));
   }
 
   remove(ids: ImageId[]): Promise<ChangeResult | null> {
@@ -89,4 +95,23 @@ export class Curation {
     this.tail = next;
     return next;
   }
+}
+
+/**
+ * A window keydown handler for views without shortcuts of their own: Ctrl/⌘+Z undoes the newest
+ * change, Ctrl/⌘+Shift+Z or Ctrl/⌘+Y redoes it; never while a field takes the keys or `isBlocked()`
+ * (a dialog is open).
+ */
+export function undoKeys(curation: Curation, isBlocked: () => boolean): (event: KeyboardEvent) => void {
+  return (event) => {
+    if (event.defaultPrevented || !hasCommandKey(event) || isTypingTarget(event.target) || isBlocked()) return;
+    const key = event.key.toLowerCase();
+    if (key === 'z') {
+      event.preventDefault();
+      void (event.shiftKey ? curation.redo() : curation.undo());
+    } else if (key === 'y') {
+      event.preventDefault();
+      void curation.redo();
+    }
+  };
 }

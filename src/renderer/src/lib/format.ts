@@ -36,6 +36,19 @@ export function formatRate(rate: number): string {
   return rate >= 100 ? `${Math.round(rate)}` : rate.toFixed(1);
 }
 
+// Six significant digits show a measured target as typed (41.2, 0.00031, 12345.7) without float noise.
+const numeric = new Intl.NumberFormat('en-US', { maximumSignificantDigits: 6 });
+
+/** A numeric target or prediction: 41.2, 0.00031, "12,345.7". */
+export function formatValue(n: number): string {
+  return numeric.format(n);
+}
+
+/** A residual (predicted - actual) with its sign: "+3.1", "−0.4". */
+export function formatSigned(n: number): string {
+  return n > 0 ? `+${numeric.format(n)}` : n < 0 ? `−${numeric.format(-n)}` : '0';
+}
+
 /** A message a person can read from anything thrown. */
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;

@@ -23,19 +23,45 @@ export interface GalleryFilter {
   predicted: string;
   /** A health check, or duplicate/leakage membership ('' means any). */
   health: HealthFilter | '';
+  /** Numeric targets within [valueMin, valueMax] (null: that end open). */
+  valueMin: number | null;
+  valueMax: number | null;
+  /** Absolute residual of the latest regression run at least this (null: any). */
+  residualMin: number | null;
   sort: ImageSort;
   seed: number;
 }
 
 /** The filter a fresh gallery shows. */
 export function defaultFilter(): GalleryFilter {
-  return { className: '', split: '', status: 'active', reviewed: '', search: '', predicted: '', health: '', sort: 'id', seed: 1 };
+  return {
+    className: '',
+    split: '',
+    status: 'active',
+    reviewed: '',
+    search: '',
+    predicted: '',
+    health: '',
+    valueMin: null,
+    valueMax: null,
+    residualMin: null,
+    sort: 'id',
+    seed: 1,
+  };
+}
+
+/** A finite number from a URL parameter, else null. */
+function numberParam(params: URLSearchParams, name: string): number | null {
+  const text = params.get(name);
+  if (text === null || text.trim() === '') return null;
+  const value = Number(text);
+  return Number.isFinite(value) ? value : null;
 }
 
 const oneOf = <T extends string>(list: readonly T[], value: string | null): T | undefined =>
   (list as readonly string[]).includes(value ?? '') ? (value as T) : undefined;
 
-/** The filter from URL parameters (`class`, `split`, `status`, `reviewed`, `q`, `predicted`, `health`, `sort`, `seed`). */
+/** The filter from URL parameters (`class`, `split`, `status`, `reviewed`, `q`, `predicted`, `health`, `vmin`, `vmax`, `rmin`, `sort`, `seed`). */
 export function filterFromParams(params: URLSearchParams): GalleryFilter {
   const filter = defaultFilter();
   filter.className = params.get('class') ?? '';
@@ -45,6 +71,10 @@ export function filterFromParams(params: URLSearchParams): GalleryFilter {
   filter.search = params.get('q') ?? '';
   filter.predicted = params.get('predicted') ?? '';
   filter.health = oneOf(healthFilters, params.get('health')) ?? '';
+  filter.valueMin = numberParam(params, 'vmin');
+  filter.valueMax = numberParam(params, 'vmax');
+  const residualMin = numberParam(params, 'rmin');
+  filter.residualMin = residualMin !== null && residualMin >= 0 ? residualMin : null;
   filter.sort = oneOf(imageSorts, params.get('sort')) ?? 'id';
   const seed = Number(params.get('seed'));
   filter.seed = Number.isInteger(seed) && params.has('seed') ? seed : 1;
@@ -62,6 +92,9 @@ export function filterToParams(filter: GalleryFilter): URLSearchParams {
   if (filter.search.trim()) params.set('q', filter.search.trim());
   if (filter.predicted) params.set('predicted', filter.predicted);
   if (filter.health) params.set('health', filter.health);
+  if (filter.valueMin !== null) params.set('vmin', String(filter.valueMin));
+  if (filter.valueMax !== null) params.set('vmax', String(filter.valueMax));
+  if (filter.residualMin !== null) params.set('rmin', String(filter.residualMin));
   if (filter.sort !== 'id') params.set('sort', filter.sort);
   if (filter.sort === 'random') params.set('seed', String(filter.seed));
   return params;
@@ -104,6 +137,9 @@ export class GalleryState {
     if (search) filter.search = search;
     if (this.filter.predicted) filter.predicted = this.filter.predicted;
     if (this.filter.health) filter.health = this.filter.health;
+    if (this.filter.valueMin !== null) filter.valueMin = this.filter.valueMin;
+    if (this.filter.valueMax !== null) filter.valueMax = this.filter.valueMax;
+    if (this.filter.residualMin !== null) filter.residualMin = this.filter.residualMin;
     return filter;
   }
 

@@ -31,6 +31,7 @@ export const shortcutGroups: { title: string; rows: Shortcut[] }[] = [
     rows: [
       { keys: '1 – 9', action: 'Relabel as the first nine classes' },
       { keys: 'L', action: 'Relabel: pick or type any class (a new name creates it)' },
+      { keys: 'Enter (Value field)', action: 'Set the value typed in the large view (Esc puts it back)' },
       { keys: 'Delete / Backspace', action: 'Remove from the dataset (kept, restorable)' },
       { keys: 'U', action: 'Restore removed images' },
       { keys: 'R', action: 'Mark reviewed (Shift + R: not reviewed)' },
@@ -54,6 +55,22 @@ export const duplicateQueueShortcuts: { title: string; rows: Shortcut[] }[] = [
       { keys: 'M', action: 'Move the whole group into one split' },
       { keys: 'Z / Ctrl/⌘ + Z', action: 'Undo the last decision' },
       { keys: 'Esc', action: 'Back to the list of checks' },
+      { keys: '?', action: 'Show this help' },
+    ],
+  },
+];
+
+/** The regression review queues (Review on a regression project): one key per decision, each one undoable change. */
+export const valueQueueShortcuts: { title: string; rows: Shortcut[] }[] = [
+  {
+    title: 'Value queues',
+    rows: [
+      { keys: '↑ ↓ (J)', action: 'Previous / next image' },
+      { keys: '0 – 9, −, .', action: 'Start typing the value it should have (Enter sets it, Esc leaves the field)' },
+      { keys: 'Enter / E', action: 'Edit the value of the focused image' },
+      { keys: 'K', action: 'Keep: the value is right (marked reviewed)' },
+      { keys: 'X / Delete', action: 'Remove from the dataset (kept, restorable)' },
+      { keys: 'Ctrl/⌘ + Z', action: 'Undo the last edit' },
       { keys: '?', action: 'Show this help' },
     ],
   },

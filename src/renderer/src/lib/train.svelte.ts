@@ -1,6 +1,7 @@
 /**
  * Training state the top bar, the Train, Runs and Review views share: the runs of the open project,
- * the run being trained (its job and its live curve), the Train view's form, and the review queue.
+ * the run being trained (its job and its live curve), the Train view's form, the review queues, and
+ * a regression run's predicted values for its charts.
  */
 import { getContext, setContext, untrack } from 'svelte';
 import type { AugmentPresetName } from '../../../shared/augment';
@@ -21,10 +22,12 @@ import type {
 } from '../../../shared/train';
 import { trainConfigSchema } from '../../../shared/train';
 import type { JobId } from '../../../shared/types';
+import type { RegressionLoss, ValuePoints } from '../../../shared/regression';
 import type { AppState } from './app.svelte.js';
 import { errorMessage } from './format';
 import { defaultFilter, filterToParams } from './gallery.svelte.js';
 import { ReviewState } from './review.svelte.js';
+import { ValueReviewState } from './valueReview.svelte.js';
 import { TrainToolsState, type FullConfigInput } from './trainTools.svelte.js';
 import { ExperimentsState } from './experiments.svelte.js';
 import { writeRoute } from './route';
@@ -48,6 +51,8 @@ export interface TrainForm {
   learningRate: number;
   epochs: number;
   seed: number;
+  /** Regression projects: the head's loss (classification runs ignore it). */
+  regressionLoss: RegressionLoss;
 }
 
 /** The schema's defaults, shown in the form before the first run. */
@@ -60,6 +65,7 @@ export const defaultTrainForm: TrainForm = {
   learningRate: 3e-3,
   epochs: 60,
   seed: 42,
+  regressionLoss: 'huber',
 };
 
 /** The form's fields for a full-model run. */
@@ -112,6 +118,8 @@ export interface FormExtras {
 export class TrainState {
   readonly app: AppState;
   readonly review: ReviewState;
+  /** The regression queues (Review on a regression project). */
+  readonly valueReview: ValueReviewState;
 
   runs = $state.raw<RunSummary[]>([]);
   backbones = $state.raw<BackboneInfo[]>([]);
@@ -137,6 +145,10 @@ export class TrainState {
   fullEstimate = $state.raw<TrainEstimate | null>(null);
   /** Bumped each time a run stops (done, failed, cancelled): review queues refetch. */
   runsRevision = $state(0);
+  /** Why the form's last start was refused (a full run on a regression project: CONFLICT), shown in the form; null otherwise. */
+  startError = $state<string | null>(null);
+  /** The shown regression run's predicted values, for the scatter and the residual histogram; null otherwise. */
+  values = $state.raw<ValuePoints | null>(null);
   /** Filled by applyConfig (apply a search's best, a diagnosis step) for the fields the form lacks; null when none. */
   formExtras = $state.raw<FormExtras | null>(null);
   /** The goal, diagnoses, baselines, searches, ensembles, checked comparisons and reports. */
@@ -160,10 +172,12 @@ export class TrainState {
   private estimateRequest = 0;
   private runsRequest = 0;
   private compareRequest = 0;
+  private valuesRequest = 0;
 
   constructor(app: AppState) {
     this.app = app;
     this.review = new ReviewState(app);
+    this.valueReview = new ValueReviewState(app);
     this.tools = new TrainToolsState(app, () => this.fullConfig());
     this.experiments = new ExperimentsState(app);
   }
@@ -218,6 +232,7 @@ export class TrainState {
     this.disposeEffects = null;
     this.experiments.stop();
     this.review.stop();
+    this.valueReview.stop();
   }
 
   /** Reloads the runs list. */
@@ -266,18 +281,32 @@ export class TrainState {
     }
   }
 
-  /** Fetches a run with its curves. */
+  /** Fetches a run with its curves (and, for a classifier, its test-set trust: a regression run has no label-error signals). */
   async loadDetail(id: number | null): Promise<void> {
     const request = ++this.detailRequest;
     if (id === null) {
       this.detail = null;
       return;
     }
+    const run = this.runs.find((r) => r.id === id);
     try {
-      const detail = await this.app.api.call('runs:get', { id });
+      const detail = await this.app.api.call('runs:get', { id, trust: run?.task !== 'regression' });
       if (request === this.detailRequest) this.detail = detail;
     } catch (error) {
       if (request === this.detailRequest) this.app.toastError(error);
+    }
+  }
+
+  /** Fetches a finished regression run's predicted values (null: none to chart, for no run or a run of another kind). */
+  async loadValues(runId: number | null): Promise<void> {
+    const request = ++this.valuesRequest;
+    if (this.values?.runId !== runId) this.values = null;
+    if (runId === null) return;
+    try {
+      const values = await this.app.api.call('runs:values', { runId });
+      if (request === this.valuesRequest) this.values = values;
+    } catch (error) {
+      if (request === this.valuesRequest) this.app.toastError(error);
     }
   }
 
@@ -304,10 +333,11 @@ export class TrainState {
     return { mode: 'quick', ...rest, head, ...(head === 'mlp' ? { hidden } : {}), ...extras } as TrainConfigInput;
   }
 
-  /** Starts a run with the form's config. */
+  /** Starts a run with the form's config; a refusal shows in the form. */
   async startWithForm(): Promise<void> {
     const config = this.formConfig();
-    await this.launch(() => this.app.api.call('train:start', { config }));
+    this.startError = null;
+    await this.launch(() => this.app.api.call('train:start', { config }), (error) => (this.startError = errorMessage(error)));
   }
 
   /**
@@ -384,11 +414,12 @@ export class TrainState {
     this.app.view = 'review';
   }
 
-  private async launch(start: () => Promise<{ jobId: JobId; runId: number }>): Promise<void> {
+  private async launch(start: () => Promise<{ jobId: JobId; runId: number }>, onrefused?: (error: unknown) => void): Promise<void> {
     if (this.isTraining) return;
     this.isStarting = true;
     try {
       const { jobId, runId } = await start();
+      this.startError = null;
       this.jobId = jobId;
       if (this.liveRunId !== runId) {
         this.liveRunId = runId;
@@ -397,7 +428,9 @@ export class TrainState {
       this.pickedRunId = null;
       await this.refreshRuns();
     } catch (error) {
-      this.app.toastError(error);
+      // The form says why in place; elsewhere (the top bar's Retrain) a toast does.
+      if (onrefused) onrefused(error);
+      else this.app.toastError(error);
     } finally {
       this.isStarting = false;
     }
@@ -407,6 +440,7 @@ export class TrainState {
     // Replies still in flight from the last project are dropped.
     this.runsRequest += 1;
     this.compareRequest += 1;
+    this.valuesRequest += 1;
     this.runs = [];
     this.detail = null;
     this.pickedRunId = null;
@@ -415,7 +449,10 @@ export class TrainState {
     this.comparison = null;
     this.fullEstimate = null;
     this.formExtras = null;
+    this.startError = null;
+    this.values = null;
     this.review.reset();
+    this.valueReview.reset();
     this.tools.reset();
     this.experiments.reset(file !== null);
     const running = Object.values(this.app.jobs).find((job) => trainingJobKinds.has(job.kind) && (job.state === 'running' || job.state === 'queued'));
