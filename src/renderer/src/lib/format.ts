@@ -36,8 +36,9 @@ export function formatRate(rate: number): string {
   return rate >= 100 ? `${Math.round(rate)}` : rate.toFixed(1);
 }
 
-// Six significant digits show a measured target as typed (41.2, 0.00031, 12345.7) without float noise.
-const numeric = new Intl.NumberFormat('en-US', { maximumSignificantDigits: 6 });
+// Six significant digits show a measured target as typed (41.2, 0.00031, 12345.7) without float
+// noise; whole digits are never rounded away (1234567, not 1,234,570): the more precise of the two wins.
+const numeric = new Intl.NumberFormat('en-US', { maximumSignificantDigits: 6, maximumFractionDigits: 0, roundingPriority: 'morePrecision' } as Intl.NumberFormatOptions);
 
 /** A numeric target or prediction: 41.2, 0.00031, "12,345.7". */
 export function formatValue(n: number): string {

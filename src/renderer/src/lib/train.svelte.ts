@@ -149,6 +149,8 @@ export class TrainState {
   startError = $state<string | null>(null);
   /** The shown regression run's predicted values, for the scatter and the residual histogram; null otherwise. */
   values = $state.raw<ValuePoints | null>(null);
+  /** Why the shown run's predicted values could not be read (the charts say so instead of loading forever). */
+  valuesError = $state<string | null>(null);
   /** Filled by applyConfig (apply a search's best, a diagnosis step) for the fields the form lacks; null when none. */
   formExtras = $state.raw<FormExtras | null>(null);
   /** The goal, diagnoses, baselines, searches, ensembles, checked comparisons and reports. */
@@ -301,12 +303,13 @@ export class TrainState {
   async loadValues(runId: number | null): Promise<void> {
     const request = ++this.valuesRequest;
     if (this.values?.runId !== runId) this.values = null;
+    this.valuesError = null;
     if (runId === null) return;
     try {
       const values = await this.app.api.call('runs:values', { runId });
       if (request === this.valuesRequest) this.values = values;
     } catch (error) {
-      if (request === this.valuesRequest) this.app.toastError(error);
+      if (request === this.valuesRequest) this.valuesError = error instanceof Error ? error.message : String(error);
     }
   }
 

@@ -5,6 +5,7 @@
  */
 import { assertNever } from '../../../shared/assertNever';
 import type { RegressionRunMetrics, RegressionSplitMetrics, Task, ValuePoint } from '../../../shared/regression';
+import { regressionRequestSchemas } from '../../../shared/regression';
 import type { SplitName } from '../../../shared/types';
 
 /** What a run's or a project's results are made of: classes (confusion, per class) or values (errors, scatter, residuals). */
@@ -152,4 +153,17 @@ export function residualBins(points: readonly ValuePoint[]): ResidualBins {
     counts[seriesOf(point.split)][index]! += 1;
   }
   return { edges, counts, count: shown.length };
+}
+
+/**
+ * A value a person typed, or why it cannot be sent: empty, not a number, or refused by the
+ * images:setValue schema (its own words). Both value fields (the large view, the review rows) use it.
+ */
+export function parseTypedValue(text: string): { ok: true; value: number } | { ok: false; error: string } {
+  const typed = text.trim();
+  if (typed === '') return { ok: false, error: 'type a number, such as 41.2' };
+  const value = Number(typed);
+  if (Number.isNaN(value)) return { ok: false, error: `"${typed}" is not a number` };
+  const checked = regressionRequestSchemas['images:setValue'].shape.value.safeParse(value);
+  return checked.success ? { ok: true, value: checked.data } : { ok: false, error: checked.error.issues[0]?.message ?? 'not a valid value' };
 }

@@ -136,6 +136,8 @@ export class ValueReviewState {
   async decide(row: ValueIssueRow, decision: ValueDecision): Promise<void> {
     const index = this.rows.findIndex((r) => r.imageId === row.imageId);
     if (index < 0) return;
+    // A page still in flight was read before this decision: drop it (the edit's dataset:changed reloads).
+    this.request += 1;
     this.decided += 1;
     if (decision.kind === 'set') {
       this.rows = this.rows.map((r) => (r.imageId === row.imageId ? { ...r, value: decision.value } : r));
