@@ -3,6 +3,12 @@
  * planted near copies (100 each: byte copy, JPEG quality 70, resized 0.5x or 2x, 5% crop, +10%
  * brightness). Prints the recall of the planted pairs, the false pairs among distinct images (as a
  * share of images), and the time of all checks over stored features at 25k, 50k and 70k images.
+ *
+ * Fashion-MNIST holds the same product photo more than once (re-encoded, or shifted by a pixel):
+ * no pixel measure tells those from a planted copy. The bench counts them by one mechanical rule
+ * and prints them apart, never instead: a verified pair of distinct images as close (in the
+ * verifier's own RMS) as the farthest planted JPEG-70 copy is "the same photo twice"; the false
+ * pairs left when those pairs are taken out are printed beside the full count.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -94,43 +100,67 @@ export async function healthBench(): Promise<void> {
     const groupOf = new Map<number, string>();
     for (const g of result.groups) for (const m of g.members) groupOf.set(m.imageId, g.key);
     const found: Record<string, [number, number]> = Object.fromEntries(plantKinds.map((k) => [k, [0, 0]]));
+    // Resized copies both ways: 0.5x (14 px) and 2x (56 px).
+    const resized: Record<string, [number, number]> = { '0.5x': [0, 0], '2x': [0, 0] };
     for (const [copy, original] of pairs) {
       const a = lookup(copy);
       const b = lookup(original);
       if (!a || !b || !originalIds.has(b.id)) continue;
       const kind = copy.split(/[\\/]/)[1]!;
+      const hit = groupOf.get(a.id) !== undefined && groupOf.get(a.id) === groupOf.get(b.id);
       found[kind]![1]++;
-      if (groupOf.get(a.id) !== undefined && groupOf.get(a.id) === groupOf.get(b.id)) found[kind]![0]++;
+      if (hit) found[kind]![0]++;
+      if (kind === 'resize') {
+        const way = a.width === 14 ? '0.5x' : '2x';
+        resized[way]![1]++;
+        if (hit) resized[way]![0]++;
+      }
     }
     const hits = Object.values(found).reduce((n, [h]) => n + h, 0);
     const total = Object.values(found).reduce((n, [, t]) => n + t, 0);
     // False pairs: distinct (not planted) images joined beyond one per group, the planted original excepted.
-    let falsePairs = 0;
-    for (const g of result.groups) {
-      const distinct = g.members.filter((m) => !planted.has(m.imageId)).length;
-      if (distinct > 1) falsePairs += distinct - 1;
-    }
+    const falseIn = (groups: ImageId[][]) => groups.reduce((n, g) => n + Math.max(0, g.filter((id) => !planted.has(id)).length - 1), 0);
+    const falsePairs = falseIn(result.groups.map((g) => g.members.map((m) => m.imageId)));
     // How close the distinct pairs are: Fashion-MNIST holds re-shots of one product that no pixel
     // measure can tell from a copy; count the verified distinct pairs as close as a JPEG-70 re-encode.
     let jpegRms = 0;
     const distinctRms: number[] = [];
+    const copyOf = (x: ImageId, y: ImageId) => {
+      const copy = rowsById.get(x)!.path.split(path.sep).join('/');
+      return pairs.get(copy) !== undefined && lookup(pairs.get(copy)!)?.id === y ? copy : null;
+    };
     for (const g of result.groups) {
       for (const e of g.evidence) {
         if (e.rms === null) continue;
-        const copyOf = (x: ImageId, y: ImageId) => {
-          const copy = rowsById.get(x)!.path.split(path.sep).join('/');
-          return pairs.get(copy) !== undefined && lookup(pairs.get(copy)!)?.id === y ? copy : null;
-        };
         const copy = copyOf(e.a, e.b) ?? copyOf(e.b, e.a);
         if (copy?.split('/')[1] === 'jpeg70') jpegRms = Math.max(jpegRms, e.rms);
         if (!planted.has(e.a) && !planted.has(e.b)) distinctRms.push(e.rms);
       }
     }
+    // The same count with the "same photo twice" pairs taken out: groups rebuilt from the other evidence.
+    const parent = new Map<ImageId, ImageId>();
+    const root = (x: ImageId): ImageId => {
+      while (parent.get(x) !== undefined && parent.get(x) !== x) x = parent.get(x)!;
+      return x;
+    };
+    for (const g of result.groups) {
+      for (const m of g.members) parent.set(m.imageId, m.imageId);
+      for (const e of g.evidence) {
+        const twice = e.rms !== null && e.rms <= jpegRms && !planted.has(e.a) && !planted.has(e.b);
+        if (!twice) parent.set(root(e.a), root(e.b));
+      }
+    }
+    const rebuilt = new Map<ImageId, ImageId[]>();
+    for (const id of parent.keys()) rebuilt.set(root(id), [...(rebuilt.get(root(id)) ?? []), id]);
+    const falseBeyond = falseIn([...rebuilt.values()]);
+    const twice = distinctRms.filter((r) => r <= jpegRms).length;
+    const pct = (n: number) => `${((100 * n) / originals.length).toFixed(3)}%`;
     console.log(
-      `${originals.length} images + ${planted.size} planted: checks ${seconds.toFixed(2)} s (cpu ${cpuSeconds.toFixed(2)} s); recall ${(hits / Math.max(1, total)).toFixed(3)} ` +
-        `(${Object.entries(found).map(([k, [h, t]]) => `${k} ${h}/${t}`).join(', ')}); false pairs among distinct images ${falsePairs} ` +
-        `(${((100 * falsePairs) / originals.length).toFixed(3)}% of images); candidates ${result.report.duplicates.candidatePairs}, verified ${result.report.duplicates.verifiedPairs}; ` +
-        `verified pairs of distinct images ${distinctRms.length}, of which ${distinctRms.filter((r) => r <= jpegRms).length} as close as the farthest JPEG-70 copy (rms ${jpegRms.toFixed(2)})`,
+      `${originals.length} images + ${planted.size} planted: checks ${seconds.toFixed(2)} s (cpu ${cpuSeconds.toFixed(2)} s, ${((1e6 * seconds) / (originals.length + planted.size)).toFixed(1)} ms per 1,000 images; goal at 70k: under 5 s); ` +
+        `recall ${(hits / Math.max(1, total)).toFixed(3)} (goal 0.95: ${Object.entries(found).map(([k, [h, t]]) => `${k} ${h}/${t}`).join(', ')}; resize ${Object.entries(resized).map(([k, [h, t]]) => `${k} ${h}/${t}`).join(', ')}); ` +
+        `false pairs among distinct images ${falsePairs} (${pct(falsePairs)} of images; goal at most 0.1%); candidates ${result.report.duplicates.candidatePairs}, verified ${result.report.duplicates.verifiedPairs}; ` +
+        `verified pairs of distinct images ${distinctRms.length}, of which ${twice} as close as the farthest JPEG-70 copy (rms ${jpegRms.toFixed(2)}: the same photo twice in Fashion-MNIST); ` +
+        `false pairs without those ${falseBeyond} (${pct(falseBeyond)})`,
     );
   }
   await core.shutdown();

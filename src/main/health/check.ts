@@ -21,7 +21,7 @@ import { splitNames } from '../../shared/types';
 import { chiSquareHomogeneity } from '../dataset/splitReport';
 import type { FlagRow, HealthRow } from '../store/health';
 import { duplicateThresholds, findDuplicates, flatContrastMax, lowEntropyMax, type FinderInput } from './duplicates';
-import { checkQuality, qualityThresholds } from './quality';
+import { checkQuality, greyColourMax, qualityThresholds } from './quality';
 
 /** Everything one health run produces. */
 export interface HealthResult {
@@ -33,8 +33,11 @@ export interface HealthResult {
   flags: FlagRow[];
 }
 
-/** Finder input from the rows with features (active images only). */
-export function finderInput(rows: HealthRow[]): { input: FinderInput; rows: HealthRow[] } {
+/** A unit-length embedding by content hash, or null where none (see service.ts). */
+export type EmbeddingOf = (contentHash: string) => Float32Array | null;
+
+/** Finder input from the rows with features (active images only); `embeddingOf` when a run's embeddings exist. */
+export function finderInput(rows: HealthRow[], embeddingOf?: EmbeddingOf): { input: FinderInput; rows: HealthRow[] } {
   const used = rows.filter((r) => r.status === 'active' && r.contentHash !== null);
   const n = used.length;
   const input: FinderInput = {
@@ -46,7 +49,15 @@ export function finderInput(rows: HealthRow[]): { input: FinderInput; rows: Heal
     grey: new Uint8Array(1024 * n),
     shortSide: Float64Array.from(used, (r) => (r.width && r.height ? Math.min(r.width, r.height) : 0)),
     skip: new Uint8Array(n),
+    colour: Uint8Array.from(used, (r) => ((r.colourfulness ?? 0) >= greyColourMax ? 1 : 0)),
   };
+  if (embeddingOf) {
+    const read = new Map<number, Float32Array | null>();
+    input.embedding = (i) => {
+      if (!read.has(i)) read.set(i, embeddingOf(input.contentHash[i]!));
+      return read.get(i)!;
+    };
+  }
   used.forEach((r, i) => {
     if (!r.dhash || !r.phash || !r.grey) {
       input.skip[i] = 1;
@@ -63,8 +74,8 @@ export function finderInput(rows: HealthRow[]): { input: FinderInput; rows: Heal
 }
 
 /** The groups as the contract shows them (dismissed ones included). */
-export function duplicateGroups(rows: HealthRow[]): { groups: DuplicateGroup[]; stats: { candidatePairs: number; verifiedPairs: number; skipped: number } } {
-  const { input, rows: used } = finderInput(rows);
+export function duplicateGroups(rows: HealthRow[], embeddingOf?: EmbeddingOf): { groups: DuplicateGroup[]; stats: { candidatePairs: number; verifiedPairs: number; skipped: number } } {
+  const { input, rows: used } = finderInput(rows, embeddingOf);
   const found = findDuplicates(input);
   const groups = found.groups.map((g): DuplicateGroup => {
     const members = g.members
@@ -92,10 +103,13 @@ export function groupFacts(members: GroupMember[]): Pick<DuplicateGroup, 'key' |
   return { key: groupKey(members.map((m) => m.imageId)), splits, crossSplit: splits.length > 1, labelConflict: classes.size > 1 };
 }
 
-/** Runs every check. `dismissed`: keys of groups a person dismissed. */
-export function runChecks(rows: HealthRow[], options: { version: number; minPerSplit: number; dismissed: Set<string> }): HealthResult {
+/**
+ * Runs every check. `dismissed`: keys of groups a person dismissed; `embeddingOf`: a run's
+ * embeddings, when they exist (pixel-verified pairs must then agree there too).
+ */
+export function runChecks(rows: HealthRow[], options: { version: number; minPerSplit: number; dismissed: Set<string>; embeddingOf?: EmbeddingOf }): HealthResult {
   const start = performance.now();
-  const { groups: all, stats } = duplicateGroups(rows);
+  const { groups: all, stats } = duplicateGroups(rows, options.embeddingOf);
   const groups = all.filter((g) => !options.dismissed.has(g.key));
   const quality = checkQuality(rows);
   const active = rows.filter((r) => r.status === 'active');

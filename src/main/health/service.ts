@@ -23,13 +23,16 @@ import {
   resultsStamp,
   saveFeatures,
   saveResults,
+  type HealthRow,
   type MemberState,
 } from '../store/health';
 import type { Project } from '../store/project';
 import { mapOrdered } from '../util/pool';
 import { realFileInside } from '../util/paths';
 import { defaultPixelLimit, readImageFacts } from '../dataset/imageInfo';
-import { balance, duplicateSummary, groupFacts, runChecks } from './check';
+import { readEmbeddings } from '../model/embeddingCache';
+import { embeddingKeyFor } from '../store/signals';
+import { balance, duplicateSummary, groupFacts, runChecks, type EmbeddingOf } from './check';
 import { duplicateThresholds } from './duplicates';
 import { qualityThresholds } from './quality';
 
@@ -60,10 +63,30 @@ const inMemory = new WeakMap<Db, StoredHealth>();
 // The last parse of a project's stored results, so reads do not parse the JSON every time.
 const parsed = new WeakMap<Db, { computedAt: number; stored: StoredHealth }>();
 
+/**
+ * A run's embeddings for the duplicate check, when the embedding cache holds vectors of these
+ * images (view 0, the image itself; any run's backbone, the one covering most of them): each read
+ * when a pixel-verified pair asks for it, made unit-length. Undefined when no run cached any.
+ */
+export function runEmbeddings(db: Db, rows: readonly HealthRow[]): EmbeddingOf | undefined {
+  const hashes = rows.flatMap((r) => (r.status === 'active' && r.contentHash ? [r.contentHash] : []));
+  const key = embeddingKeyFor(db, hashes, null);
+  if (!key || key.covered === 0) return undefined;
+  return (hash) => {
+    const { data, missing } = readEmbeddings(db, key.key, [hash], 0);
+    let squares = 0;
+    for (const x of data) squares += x * x;
+    if (missing.length > 0 || squares === 0) return null;
+    const scale = 1 / Math.sqrt(squares);
+    return data.map((x) => x * scale);
+  };
+}
+
 /** Runs every check now over stored features; stores the results (in memory for a read-only project). */
 export function computeHealth(db: Db): StoredHealth {
   const revision = dismissalRevision(db);
-  const result = runChecks(healthRows(db), { version: datasetVersion(db), minPerSplit: defaultMinPerSplit, dismissed: dismissedGroups(db) });
+  const rows = healthRows(db);
+  const result = runChecks(rows, { version: datasetVersion(db), minPerSplit: defaultMinPerSplit, dismissed: dismissedGroups(db), embeddingOf: runEmbeddings(db, rows) });
   const stored: StoredHealth = { version: result.report.version, dismissals: revision, report: result.report, groups: result.all };
   if (isReadOnly(db)) inMemory.set(db, stored);
   else saveResults(db, result.report, result.all, result.flags, revision);

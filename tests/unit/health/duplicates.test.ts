@@ -9,6 +9,9 @@ import { gunzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Core } from '../../../src/main/core';
+import { computeHealth } from '../../../src/main/health/service';
+import { putEmbeddings } from '../../../src/main/model/embeddingCache';
+import { healthRows } from '../../../src/main/store/health';
 import type { DuplicateGroup } from '../../../src/shared/health';
 import { tempDir } from '../../helpers/fixtures';
 
@@ -129,5 +132,35 @@ describe('duplicate finder', () => {
     }
     const groups = await importFolder(dir);
     expect(groups.map((g) => g.members.map((m) => m.path))).toEqual([]);
+  }, 60_000);
+
+  it("a run's cached embeddings refuse a pixel-verified pair they see as different, and keep one they agree on", async () => {
+    const dir = tempDir();
+    const [first, second] = garments(7, 2);
+    fs.mkdirSync(path.join(dir, 'a'), { recursive: true });
+    for (const [name, pixels] of [
+      ['agree', first!],
+      ['differ', second!],
+    ] as const) {
+      const original = await png(pixels);
+      fs.writeFileSync(path.join(dir, 'a', `${name}.png`), original);
+      fs.writeFileSync(path.join(dir, 'a', `${name}-copy.jpg`), await sharp(original).jpeg({ quality: 70 }).toBuffer());
+    }
+    const before = await importFolder(dir);
+    // Without embeddings both JPEG copies are found on pixels.
+    expect(before.filter((g) => g.kind === 'near')).toHaveLength(2);
+    const { db } = core!.requireProject();
+    const hashOf = new Map(healthRows(db).map((r) => [path.basename(r.path), r.contentHash!]));
+    const unit = (k: number) => Float32Array.from({ length: 8 }, (_, i) => (i === k ? 1 : 0));
+    putEmbeddings(db, 'test-backbone@1', [
+      { hash: hashOf.get('agree.png')!, view: 0, vector: unit(0) },
+      { hash: hashOf.get('agree-copy.jpg')!, view: 0, vector: Float32Array.from(unit(0), (x, i) => x * 3 + (i === 1 ? 0.2 : 0)) },
+      { hash: hashOf.get('differ.png')!, view: 0, vector: unit(2) },
+      { hash: hashOf.get('differ-copy.jpg')!, view: 0, vector: unit(3) },
+    ]);
+    const after = computeHealth(db).groups.filter((g) => g.kind === 'near');
+    expect(after.map((g) => g.members.map((m) => path.basename(m.path)).sort())).toEqual([['agree-copy.jpg', 'agree.png']]);
+    // The evidence carries the cosine (of unit-length vectors: scale does not matter).
+    expect(after[0]!.evidence[0]!.cosine).toBeGreaterThan(0.95);
   }, 60_000);
 });
