@@ -133,6 +133,8 @@ export const fullConfigSchema = z.object({
   folds: z.number().int().min(0).max(10).default(0),
   /** The TF.js backend to train on: 'auto' (the first that works) or one forced, e.g. 'webgpu' (no fallback: a clear error if it cannot load). */
   backend: z.enum(backendChoices).default('auto'),
+  /** Regression projects: the network's loss on standardised targets (classification ignores it). */
+  regressionLoss: z.enum(regressionLosses).default('huber'),
 });
 
 /** A run's configuration: plain data stored with the run. A config without a mode is a quick run's. */

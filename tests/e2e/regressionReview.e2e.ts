@@ -75,21 +75,19 @@ afterAll(async () => {
 });
 
 describe('a regression project', () => {
-  it('offers the regression loss, and says clearly that the full model refuses regression', async () => {
+  it('offers the regression loss for the quick and the full model', async () => {
     await page.getByTestId('nav-train').click();
     const loss = page.getByTestId('train-regression-loss');
     await loss.waitFor();
     expect(await loss.inputValue()).toBe('huber');
+    // The full model trains on values too: its own options, with its loss.
     await page.getByTestId('train-mode').selectOption('full');
-    await page.getByTestId('train-full-regression').waitFor();
-    // The full model's own options are hidden; trying it anyway shows the core's refusal in the form.
-    expect(await page.getByTestId('full-options').count()).toBe(0);
-    await page.getByTestId('train-start').click();
-    const refused = page.getByTestId('train-start-error');
-    await refused.waitFor();
-    expect(await refused.textContent()).toMatch(/full model trains classifiers/i);
+    const fullLoss = page.getByTestId('full-regression-loss');
+    await fullLoss.waitFor();
+    expect(await fullLoss.inputValue()).toBe('huber');
+    expect(await page.getByTestId('full-options').count()).toBe(1);
     await page.getByTestId('train-mode').selectOption('quick');
-    await poll(() => refused.count()).toBe(0);
+    await loss.waitFor();
   });
 
   it('trains a quick run from the top bar and shows its metrics beside the mean baseline, the scatter and the residuals', async () => {
@@ -166,7 +164,11 @@ describe('a regression project', () => {
     await input.focus();
     await page.keyboard.press('Enter');
     await first.getByTestId('value-input-error').waitFor();
-    expect(await first.getByTestId('value-input-error').textContent()).toMatch(/Type a number/);
+    expect(await first.getByTestId('value-input-error').textContent()).toMatch(/type a number/i);
+    // Text that is not a number is refused in place too (the row stays as it was).
+    await input.fill('12,5kg');
+    await page.keyboard.press('Enter');
+    await poll(() => first.getByTestId('value-input-error').textContent()).toMatch(/"12,5kg" is not a number/);
     await page.keyboard.press('Escape');
   });
 

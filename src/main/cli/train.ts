@@ -90,16 +90,17 @@ export async function trainCommand(core: Core, options: TrainCliOptions, print: 
 /** What a finished run reached, in words: a classifier's accuracies, or a regression run's errors beside its baseline. */
 function finishedText(run: RunSummary, seconds: number): string {
   const pct = (v: number | undefined) => (v === undefined ? '—' : `${(v * 100).toFixed(1)}%`);
+  // What trained: the network of a full run, the backbone of a quick one.
+  const head = run.model
+    ? `Run ${run.id}: ${seconds.toFixed(1)} s on ${backendLine(run.backend)}, ${run.model.arch} (${run.model.parameters.toLocaleString('en')} parameters, best epoch ${run.model.bestEpoch ?? '—'})`
+    : `Run ${run.id}: ${seconds.toFixed(1)} s on ${backendLine(run.backend)} with ${run.backbone?.name}${run.backbone?.note ? ` (${run.backbone.note})` : ''}`;
   switch (run.task) {
     case 'classification':
       return run.model
-        ? `Run ${run.id}: ${seconds.toFixed(1)} s on ${backendLine(run.backend)}, ${run.model.arch} (${run.model.parameters.toLocaleString('en')} parameters, best epoch ${run.model.bestEpoch ?? '—'})\n` +
-            `accuracy: ${run.metrics?.train ? `train (out-of-sample) ${pct(run.metrics.train.accuracy)}, ` : ''}train (in-sample) ${pct(run.metrics?.trainInSample?.accuracy)}, valid ${pct(run.metrics?.valid?.accuracy)}, test ${pct(run.metrics?.test?.accuracy)}`
-        : `Run ${run.id}: ${seconds.toFixed(1)} s on ${backendLine(run.backend)} with ${run.backbone?.name}` +
-            `${run.backbone?.note ? ` (${run.backbone.note})` : ''}\n` +
-            `accuracy: train (out-of-sample) ${pct(run.metrics?.train?.accuracy)}, valid ${pct(run.metrics?.valid?.accuracy)}, test ${pct(run.metrics?.test?.accuracy)}`;
+        ? `${head}\naccuracy: ${run.metrics?.train ? `train (out-of-sample) ${pct(run.metrics.train.accuracy)}, ` : ''}train (in-sample) ${pct(run.metrics?.trainInSample?.accuracy)}, valid ${pct(run.metrics?.valid?.accuracy)}, test ${pct(run.metrics?.test?.accuracy)}`
+        : `${head}\naccuracy: train (out-of-sample) ${pct(run.metrics?.train?.accuracy)}, valid ${pct(run.metrics?.valid?.accuracy)}, test ${pct(run.metrics?.test?.accuracy)}`;
     case 'regression':
-      return `Run ${run.id}: ${seconds.toFixed(1)} s on ${backendLine(run.backend)} with ${run.backbone?.name}${run.backbone?.note ? ` (${run.backbone.note})` : ''}\n${regressionLines(run.valueMetrics)}`;
+      return `${head}\n${regressionLines(run.valueMetrics)}`;
     default:
       return assertNever(run.task, 'task');
   }

@@ -52,6 +52,9 @@ export function runNetwork(db: Db, id: number, what: 'exported' | 'used to predi
     );
   }
   if (run.status === 'running') throw new LoupeError('CONFLICT', `Run ${id} is still training; wait until it is done.`, { id });
+  if (run.task === 'regression') {
+    throw new LoupeError('CONFLICT', `Run ${id} is a regression run: export of regression models is not built yet, nor predicting with them; its predicted values are in runs:values.`, { id, task: run.task });
+  }
   const model = run.model;
   if (!model) throw new LoupeError('CONFLICT', `Run ${id} ${run.status === 'failed' ? 'failed' : 'ended'} before it recorded a network; train it again.`, { id });
   const arch = model.arch;

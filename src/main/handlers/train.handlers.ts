@@ -40,8 +40,9 @@ export function trainingTask(project: Project): Task {
 }
 
 /**
- * The seam where the full model, its checks (LR finder, sanity, show batch), searches and ensembles
- * will learn regression: until then CONFLICT on a regression project, naming the two ways on.
+ * The seam where searches and ensembles will learn regression (the quick and full models and the
+ * full model's checks train on values already): until then CONFLICT on a regression project,
+ * naming the ways on.
  */
 export function refuseUnlessClassifier(project: Project): void {
   const task = trainingTask(project);
@@ -49,7 +50,7 @@ export function refuseUnlessClassifier(project: Project): void {
     case 'classification':
       return;
     case 'regression':
-      throw new LoupeError('CONFLICT', 'The full model trains classifiers for now; train the quick model on this regression project, or turn the values into classes (Bin) first.', { task });
+      throw new LoupeError('CONFLICT', 'Searches and ensembles train classifiers for now; train a quick or full run on this regression project, or turn the values into classes (Bin) first.', { task });
     default:
       assertNever(task, 'task');
   }
@@ -59,7 +60,6 @@ export function refuseUnlessClassifier(project: Project): void {
 export function startTraining(core: CoreServices, config: TrainConfig): { jobId: JobId; runId: number } {
   const project = core.requireProject();
   refuseSecondRun(core);
-  if (config.mode === 'full') refuseUnlessClassifier(project);
   const runId = createRun(project.db, config, datasetVersion(project.db), trainingTask(project));
   core.emit('runs:changed', { runId, status: 'running' });
   const job = core.jobs.start('train', (ctx) => trainRun(core, project, runId, config, ctx));
@@ -116,7 +116,6 @@ const pct = (x: number | undefined) => (x === undefined ? '-' : `${(x * 100).toF
 export function resumeTraining(core: CoreServices, runId: number): { jobId: JobId; runId: number } {
   const project = core.requireProject();
   refuseSecondRun(core);
-  refuseUnlessClassifier(project);
   const { config } = prepareResume(project.db, runId);
   core.emit('runs:changed', { runId, status: 'running' });
   const job = core.jobs.start('train', (ctx) => runFullJob(project, trainingProcess(core), runId, config, runHooks(core), ctx, { resume: true }));

@@ -17,9 +17,10 @@ import { jobListeners } from '../train/jobListeners';
 import type { LrFindAnswer } from '../train/kinds/lrFind';
 import type { SanityAnswer } from '../train/kinds/sanity';
 import type { ShowBatchAnswer } from '../train/kinds/showBatch';
-import type { ToolInput } from '../train/toolsInput';
+import { shownLabels, type NetToolInput } from '../train/netToolsInput';
+import { targetSpecOf } from '../train/netBatch';
 import { chooseInput, gatherTrainingSet } from '../train/trainingSet';
-import { parseTrainConfig, refuseUnlessClassifier, runningTraining, trainingProcess } from './train.handlers';
+import { parseTrainConfig, runningTraining, trainingProcess } from './train.handlers';
 import type { CoreServices, Handlers } from './types';
 
 /** The requests this file answers (train.handlers.ts answers the rest of train:). */
@@ -38,15 +39,15 @@ function fullConfig(input: Record<string, unknown>, what: string): FullConfig & 
   return config as FullConfig & { arch: ArchitectureName };
 }
 
-/** The train images and the network's input, as a full run of `config` would see them. */
-export function toolInput(project: Project, config: FullConfig & { arch: ArchitectureName }): ToolInput {
-  refuseUnlessClassifier(project);
+/** The train images (labelled with their classes, or their values on a regression project) and the network's input, as a full run of `config` would see them. */
+export function toolInput(project: Project, config: FullConfig & { arch: ArchitectureName }): NetToolInput {
   const set = gatherTrainingSet(project);
   const { inputSize, channels } = chooseInput(set.images, config);
   const items = set.images.filter((i) => i.split === 'train').map((i) => ({ id: i.id, file: i.file, width: i.width, height: i.height, label: i.label }));
   return {
     classes: set.classes,
     items,
+    target: targetSpecOf(set.task, config),
     config,
     arch: config.arch,
     inputSize,
@@ -97,9 +98,10 @@ export function trainToolHandlers(core: CoreServices & { readonly previews: Prev
       const answer = await trainingProcess(core).run<ShowBatchAnswer>('showBatch', { ...input, count, seed });
       const previewId = core.previews.add(answer.pngs.map((png) => Buffer.from(png.buffer, png.byteOffset, png.byteLength)));
       const picks = new Map(previewPicksById(project, answer.ids as ImageId[]).map((p) => [p.id, p]));
+      const labelOf = shownLabels(input);
       return {
         previewId,
-        items: answer.ids.map((id, index) => ({ index, imageId: id as ImageId, label: input.classes[answer.labels[index]!]!, path: picks.get(id)!.path })),
+        items: answer.ids.map((id, index) => ({ index, imageId: id as ImageId, label: labelOf(id, answer.labels[index]!), path: picks.get(id)!.path })),
         inputShape: [input.inputSize, input.inputSize, input.channels],
         valueRange: answer.valueRange,
       };

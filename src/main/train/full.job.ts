@@ -9,10 +9,16 @@
  * out-of-sample prediction and metrics.train is set. Only the final network checkpoints: a k-fold
  * run resumes in its final phase (its folds all stored); one stopped in its fold phase has no
  * checkpoint and is refused (start a new run).
+ *
+ * A regression run (the task recorded on the run) trains on the images' values: its networks have
+ * one output, and it stores predicted values (saveValuePredictions, never rows in `predictions`) and
+ * regression metrics beside the train-mean baseline; its classes are [].
  */
 import { LoupeError, toErrorInfo } from '../../shared/errors';
-import type { FullConfig, ModelUsed, RunStatus } from '../../shared/train';
+import type { FullConfig, ModelUsed, RunMetrics, RunStatus } from '../../shared/train';
 import type { ImageId } from '../../shared/types';
+import type { RegressionRunMetrics, Task } from '../../shared/regression';
+import { assertNever } from '../../shared/assertNever';
 import type { JobContext } from '../jobs/manager';
 import fs from 'node:fs';
 import { netSpec, parameterCount } from '../model/archSpec';
@@ -26,8 +32,10 @@ import type { FullAnswer, FullCheckpointMessage, FullFoldMessage, FullInput, Ful
 import { foldsOf } from './fullFolds';
 import { computeMetrics } from './metrics';
 import { runListeners, type RunHooks } from './jobListeners';
-import { dropCurvesAfter, dropFinalPredictions, foldPredictionRows, foldPredictions, getRun, reopenRun, savePredictions, updateRun } from './runs';
-import { chooseInput, gatherTrainingSet } from './trainingSet';
+import { dropCurvesAfter, dropFinalPredictions, foldPredictionRows, foldPredictions, getRun, reopenRun, savePredictions, saveValuePredictions, updateRun, valuePredictions } from './runs';
+import { mean, regressionSplitMetrics } from './regressionMetrics';
+import { chooseInput, gatherTrainingSet, type TrainingImage, type TrainingSet } from './trainingSet';
+import { targetSpecOf, type NetTargetSpec } from './netBatch';
 
 /** What the job reports to the core. */
 export interface FullJobHooks extends RunHooks {
@@ -123,7 +131,7 @@ export async function runFullJob(
     ctx.progress('preparing', 0, 1);
     const { arch } = config;
     const backbone = arch === 'finetune' ? await finetuneBackbone(config, ctx.signal) : null;
-    const set = gatherTrainingSet(project);
+    const set = gatherTrainingSet(project, getRun(db, runId).task);
     const previous = options.resume ? getRun(db, runId) : null;
     if (previous && previous.datasetVersion !== set.version) {
       throw new LoupeError(
@@ -134,6 +142,7 @@ export async function runFullJob(
     }
     if (set.missing > 0) ctx.log(`${set.missing} labelled images are not inside the project folder and are left out`);
     const { classes } = set;
+    const store = runStore(db, runId, set, config);
     const [inputSize, , channels] = previous?.model?.inputShape ?? (() => {
       const chosen = backbone ? backboneInput(backbone, config) : chooseInput(set.images, config);
       return [chosen.inputSize, chosen.inputSize, chosen.channels] as const;
@@ -145,7 +154,7 @@ export async function runFullJob(
     // A finetune run's parameter count comes from the process once it has built the net.
     let model: ModelUsed = previous?.model ?? {
       arch,
-      parameters: arch === 'finetune' ? 0 : parameterCount(netSpec(arch, [inputSize, inputSize, channels], classes.length)),
+      parameters: arch === 'finetune' ? 0 : parameterCount(netSpec(arch, [inputSize, inputSize, channels], store.outputs)),
       inputShape: [inputSize, inputSize, channels],
       normalize: backbone ? { kind: 'meanStd', mean: rgbOrder(backbone, backbone.mean), std: rgbOrder(backbone, backbone.std) } : { kind: 'unit' },
       seed: config.seed,
@@ -160,7 +169,7 @@ export async function runFullJob(
     let resume: FullInput['resume'] = null;
     if (options.resume && folds > 0) {
       // The final network resumes; the folds must all be stored already (same dataset version, so the same images).
-      const stored = foldPredictions(db, runId);
+      const stored = store.storedFolds();
       if (stored.images !== trainImages.length || stored.folds !== Math.min(folds, trainImages.length)) {
         throw new LoupeError('CONFLICT', `Run ${runId} has ${stored.images} of its ${trainImages.length} fold predictions; a k-fold run resumes only in its final phase. Start a new run instead.`, { runId });
       }
@@ -179,6 +188,7 @@ export async function runFullJob(
       runId,
       classes,
       items: set.images.map((i) => ({ id: i.id, file: i.file, width: i.width, height: i.height, label: i.label, split: i.split })),
+      target: store.target,
       config,
       arch,
       backbone,
@@ -186,18 +196,9 @@ export async function runFullJob(
       channels,
       resume,
     };
-    const byId = new Map(set.images.map((image) => [image.id, image]));
     // A fold network's held-out train images: out-of-sample, stored as they come (a resume keeps them).
     const saveFold = (message: FullFoldMessage) => {
-      const k = classes.length;
-      savePredictions(
-        db,
-        runId,
-        message.heldOut.map((id, r) => {
-          const image = byId.get(id as ImageId)!;
-          return { imageId: image.id, split: 'train', fold: message.fold, given: image.label, probabilities: message.probabilities.slice(r * k, (r + 1) * k), inSample: false };
-        }),
-      );
+      store.saveFold(message);
       ctx.log(`fold ${message.fold + 1}/${message.folds}: trained on ${message.trained.length} images, predicted the ${message.heldOut.length} held out`);
       hooks.onFold?.(runId, { fold: message.fold, folds: message.folds, trained: message.trained, heldOut: message.heldOut });
     };
@@ -230,31 +231,13 @@ export async function runFullJob(
       ctx.signal,
     );
 
-    // Train images were fitted on by the final network: its predictions of them are in-sample, kept
-    // for the train/valid gap only. A k-fold run stores the fold networks' (out-of-sample) instead.
-    const k = classes.length;
-    const rows = set.images.map((image, r) => ({
-      imageId: image.id,
-      split: image.split,
-      fold: -1,
-      given: image.label,
-      probabilities: answer.probabilities.slice(r * k, (r + 1) * k),
-      inSample: image.split === 'train',
-    }));
-    dropFinalPredictions(db, runId);
-    savePredictions(db, runId, folds > 0 ? rows.filter((r) => r.split !== 'train') : rows);
-    const metricsOf = (split: 'train' | 'valid' | 'test') => {
-      const of = rows.filter((r) => r.split === split);
-      return of.length > 0 ? computeMetrics(classes, of.map((r) => r.given), of.map((r) => r.probabilities)) : null;
-    };
-    const outOfSample = folds > 0 ? foldPredictionRows(db, runId) : [];
-    const trainMetrics = outOfSample.length > 0 ? computeMetrics(classes, outOfSample.map((r) => r.given!), outOfSample.map((r) => r.probabilities)) : null;
+    const metrics = store.saveFinal(answer.probabilities);
     const seconds = (performance.now() - started) / 1000;
     const epochs = checkpointEpochs(db, runId);
     updateRun(db, runId, {
       status: 'done',
       backend: answer.report,
-      metrics: { train: trainMetrics, valid: metricsOf('valid'), test: metricsOf('test'), trainInSample: metricsOf('train') },
+      ...metrics,
       model: { ...model, bestEpoch: answer.bestEpoch, lastCheckpointEpoch: epochs.last ?? null },
       timings: { totalSeconds: seconds, embedSeconds: 0, trainSeconds: answer.trainSeconds, embedded: 0, cached: 0, imagesPerSecond: answer.imagesPerSecond, batch: answer.batch },
       finishedAt: Date.now(),
@@ -271,4 +254,121 @@ export async function runFullJob(
     if (status === 'cancelled') throw new LoupeError('CANCELLED', 'Training was cancelled.', { runId });
     throw error;
   }
+}
+
+/** How a run of a task sends its targets and stores what its networks predicted: the only place the job reads classes or values. */
+interface RunStore {
+  /** What the networks predict, as the process reads it. */
+  target: NetTargetSpec;
+  /** Units of a network's last layer. */
+  outputs: number;
+  /** The fold predictions stored so far (a k-fold run resumes only with all of them). */
+  storedFolds(): { images: number; folds: number };
+  /** Stores a fold network's predictions of its held-out train images: out-of-sample. */
+  saveFold(message: FullFoldMessage): void;
+  /** Stores the final network's predictions (items x outputs, in the set's order) and answers the run's metrics. */
+  saveFinal(outputs: Float32Array): { metrics: RunMetrics } | { valueMetrics: RegressionRunMetrics };
+}
+
+/** The store of run `runId` of the set's task. */
+function runStore(db: Db, runId: number, set: TrainingSet, config: FullConfig): RunStore {
+  const task: Task = set.task;
+  switch (task) {
+    case 'classification':
+      return classificationStore(db, runId, set, config);
+    case 'regression':
+      return regressionStore(db, runId, set, config);
+    default:
+      return assertNever(task, 'task');
+  }
+}
+
+/**
+ * Classes: probabilities per image in `predictions`. Train images were fitted on by the final
+ * network: its predictions of them are in-sample, kept for the train/valid gap only. A k-fold run
+ * stores the fold networks' (out-of-sample) instead.
+ */
+function classificationStore(db: Db, runId: number, set: TrainingSet, config: FullConfig): RunStore {
+  const { classes } = set;
+  const k = classes.length;
+  const folds = foldsOf(config);
+  const byId = new Map(set.images.map((image) => [image.id, image]));
+  return {
+    target: targetSpecOf('classification', config),
+    outputs: k,
+    storedFolds: () => foldPredictions(db, runId),
+    saveFold: (message) =>
+      savePredictions(
+        db,
+        runId,
+        message.heldOut.map((id, r) => {
+          const image = byId.get(id as ImageId)!;
+          return { imageId: image.id, split: 'train', fold: message.fold, given: image.label, probabilities: message.probabilities.slice(r * k, (r + 1) * k), inSample: false };
+        }),
+      ),
+    saveFinal: (probabilities) => {
+      const rows = set.images.map((image, r) => ({
+        imageId: image.id,
+        split: image.split,
+        fold: -1,
+        given: image.label,
+        probabilities: probabilities.slice(r * k, (r + 1) * k),
+        inSample: image.split === 'train',
+      }));
+      dropFinalPredictions(db, runId);
+      savePredictions(db, runId, folds > 0 ? rows.filter((r) => r.split !== 'train') : rows);
+      const metricsOf = (split: 'train' | 'valid' | 'test') => {
+        const of = rows.filter((r) => r.split === split);
+        return of.length > 0 ? computeMetrics(classes, of.map((r) => r.given), of.map((r) => r.probabilities)) : null;
+      };
+      const outOfSample = folds > 0 ? foldPredictionRows(db, runId) : [];
+      const train = outOfSample.length > 0 ? computeMetrics(classes, outOfSample.map((r) => r.given!), outOfSample.map((r) => r.probabilities)) : null;
+      return { metrics: { train, valid: metricsOf('valid'), test: metricsOf('test'), trainInSample: metricsOf('train') } };
+    },
+  };
+}
+
+/**
+ * Values: one predicted value per image in `value_predictions` (one row an image: a k-fold run's
+ * train images keep their fold network's, out-of-sample; otherwise the final network's, in-sample for
+ * train), and regression metrics beside the baseline that predicts the train mean.
+ */
+function regressionStore(db: Db, runId: number, set: TrainingSet, config: FullConfig): RunStore {
+  const folds = foldsOf(config);
+  const byId = new Map(set.images.map((image) => [image.id, image]));
+  const storedFolds = () => valuePredictions(db, runId, 'train').filter((p) => p.fold >= 0);
+  // The process refuses (VALIDATION) a network whose values are not finite, so every value here is a number.
+  return {
+    target: targetSpecOf('regression', config),
+    outputs: 1,
+    storedFolds: () => {
+      const stored = storedFolds();
+      return { images: stored.length, folds: new Set(stored.map((p) => p.fold)).size };
+    },
+    saveFold: (message) => {
+      const predicted = message.probabilities;
+      saveValuePredictions(
+        db,
+        runId,
+        message.heldOut.map((id, r) => {
+          const image = byId.get(id as ImageId)!;
+          return { imageId: image.id, split: 'train', fold: message.fold, actual: image.label, predicted: predicted[r]!, inSample: false };
+        }),
+      );
+    },
+    saveFinal: (predicted) => {
+      // An image holds one row: a k-fold run's train images keep their fold's; the final network's
+      // rows of an earlier, interrupted attempt are replaced.
+      dropFinalPredictions(db, runId);
+      const stored = new Set(valuePredictions(db, runId).map((p) => p.imageId));
+      const rows = set.images.map((image, r) => ({ imageId: image.id, split: image.split, fold: -1, actual: image.label, predicted: predicted[r]!, inSample: image.split === 'train' }));
+      saveValuePredictions(db, runId, rows.filter((r) => !stored.has(r.imageId) && !(folds > 0 && r.split === 'train')));
+      const train = set.images.filter((i) => i.split === 'train');
+      const trainMean = mean(train.map((i) => i.label));
+      const metricsOf = (of: ReadonlyArray<{ actual: number; predicted: number }>) => regressionSplitMetrics(of.map((r) => r.actual), of.map((r) => r.predicted), trainMean);
+      const ofSplit = (split: TrainingImage['split']) => metricsOf(rows.filter((r) => r.split === split));
+      const outOfSample = folds > 0 ? storedFolds().map((p) => ({ actual: p.actual!, predicted: p.predicted })) : [];
+      return { valueMetrics: { train: metricsOf(outOfSample), valid: ofSplit('valid'), test: ofSplit('test'), trainInSample: ofSplit('train'), trainMean } };
+    },
+  };
 }

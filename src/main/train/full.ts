@@ -2,9 +2,12 @@
  * The full model, in the training process: a built-in network (model/archSpec.ts) trained end to
  * end on the images by the training engine. Train batches come augmented from the feeder (seeded by
  * the run's seed and the epoch, so a resumed run sees the same batches); valid is only resized.
- * Adam with the chosen schedule, softmax cross-entropy (+ L2 on kernels), validation each epoch,
+ * Adam with the chosen schedule, the target's loss (+ L2 on kernels), validation each epoch,
  * early stopping with the best epoch's weights kept, a checkpoint after each epoch sent to the core,
- * and at the end a prediction for every image. With config.folds = k >= 2, k fold networks first,
+ * and at the end a prediction for every image. The target (netBatch.ts) is classes (softmax
+ * cross-entropy, probabilities out) or a value (one output, squared or Huber loss on values
+ * standardised by each network's own train images, values out in the user's units); one loop
+ * trains both. With config.folds = k >= 2, k fold networks first,
  * each trained by the same trainOne on the other folds of train, predict their held-out fold
  * (out-of-sample train predictions); then the final network as above gives valid and test.
  *
@@ -31,7 +34,9 @@ import { freezeSchedule, groupedAdam, liveTrainable } from './finetune';
 import type { KindContext } from './kinds/types';
 import { stratifiedFolds } from './folds';
 import { foldsOf } from './fullFolds';
-import { classifier, disposeBatch, type ImageBatch } from './netBatch';
+import { quantileBins, valueStrataCount } from '../dataset/quantiles';
+import { assertNever } from '../../shared/assertNever';
+import { checkLabels, classificationTarget, classifier, disposeBatch, initOutput, netTarget, netTargetSchema, type ImageBatch, type NetTarget, type NetTargetSpec } from './netBatch';
 
 const float32 = z.custom<Float32Array>((v) => v instanceof Float32Array, 'must be a Float32Array');
 const namedWeights = z.map(z.string(), z.object({ shape: z.array(z.number().int().min(0)), data: float32 }));
@@ -39,17 +44,21 @@ const namedWeights = z.map(z.string(), z.object({ shape: z.array(z.number().int(
 /** What the core sends: the images (files already checked to be inside the project), the config, the input, and a checkpoint to resume from. */
 export const fullInputSchema = z.object({
   runId: z.number().int().positive(),
-  classes: z.array(z.string()).min(2),
+  /** The classes of a classification target (two at least); [] for a value. */
+  classes: z.array(z.string()),
   items: z.array(
     z.object({
       id: z.number().int(),
       file: z.string(),
       width: z.number().int().positive().nullable(),
       height: z.number().int().positive().nullable(),
-      label: z.number().int().min(0),
+      /** The class index, or the value in the user's units (checked against the target by runFull). */
+      label: z.number().finite(),
       split: z.enum(['train', 'valid', 'test']).nullable(),
     }),
   ),
+  /** What the networks predict; absent: classes (read with targetOf). */
+  target: netTargetSchema.optional(),
   config: fullConfigSchema,
   /** A built-in network, or 'finetune': `backbone` (a TF.js layers model) with a new head. */
   arch: z.enum([...architectureNames, 'finetune']),
@@ -72,6 +81,11 @@ export const fullInputSchema = z.object({
 /** The kind's input. */
 export type FullInput = z.output<typeof fullInputSchema>;
 
+/** What an input's networks predict (classes unless it says). */
+export function targetOf(input: Pick<FullInput, 'target'>): NetTargetSpec {
+  return input.target ?? classificationTarget;
+}
+
 /** A checkpoint as the process emits it after each epoch. */
 export interface FullCheckpointMessage {
   type: 'checkpoint';
@@ -86,7 +100,8 @@ export interface FullCheckpointMessage {
 
 /**
  * Sent after each fold network of a k-fold run: the ids it was fed (the audit: none of its held-out
- * fold), and its predictions of the held-out fold (heldOut.length x classes), out-of-sample.
+ * fold), and its predictions of the held-out fold, out-of-sample: heldOut.length x classes
+ * probabilities, or one value each (in the user's units) for a value target.
  */
 export interface FullFoldMessage {
   type: 'fold';
@@ -106,7 +121,7 @@ export interface FullNetMessage {
 
 /** What the kind answers. */
 export interface FullAnswer {
-  /** items.length x classes probabilities, in the input's item order, from the weights kept. */
+  /** items.length x classes probabilities (a value target: one value per item, in the user's units), in the input's item order, from the weights kept. */
   probabilities: Float32Array;
   epochs: number;
   steps: number;
@@ -194,7 +209,7 @@ interface OneNetwork {
 
 /** What one network gave. */
 interface OneResult {
-  /** predict.length x classes, in predict's order. */
+  /** predict.length x the target's outputs (probabilities, or values), in predict's order. */
   probabilities: Float32Array;
   epochs: number;
   steps: number;
@@ -219,6 +234,7 @@ export async function runFull(input: FullInput, ctx: KindContext, sources: FullH
   ctx.log(`TF.js backend: ${report.name}`);
   const train = input.items.filter((i) => i.split === 'train');
   if (train.length === 0) throw new LoupeError('CONFLICT', 'No labelled images are in the train split.');
+  checkLabels(targetOf(input), input.classes.length, input.items.map((i) => i.label));
   const k = foldsOf(config);
   let fed = 0;
   let seconds = 0;
@@ -227,7 +243,7 @@ export async function runFull(input: FullInput, ctx: KindContext, sources: FullH
   const host: Host = { sources, batch };
   if (k > 0 && !input.resume) {
     if (train.length < k) throw new LoupeError('CONFLICT', `config.folds: ${k} folds need at least ${k} train images; the train split has ${train.length}.`, { field: 'config.folds' });
-    const assignment = stratifiedFolds(train.map((i) => i.label), k, config.seed);
+    const assignment = stratifiedFolds(foldStrata(targetOf(input), train.map((i) => i.label), k), k, config.seed);
     for (let f = 0; f < k; f++) {
       const heldOut = train.filter((_, i) => assignment[i] === f);
       const others = train.filter((_, i) => assignment[i] !== f);
@@ -273,14 +289,31 @@ interface Host {
   batch: { size: number; note: string | null };
 }
 
+/**
+ * The strata k-fold deals train images by: their classes, or quantile bins of their values (deciles,
+ * fewer when there are too few images for each bin to reach every fold, as the quick model's).
+ */
+function foldStrata(spec: NetTargetSpec, labels: readonly number[], k: number): number[] {
+  switch (spec.task) {
+    case 'classification':
+      return [...labels];
+    case 'regression':
+      return quantileBins(labels, Math.max(1, Math.min(valueStrataCount, Math.floor(labels.length / k))));
+    default:
+      return assertNever(spec, 'network target');
+  }
+}
+
 /** Trains one network on `one.train` (validating on the valid split), then predicts `one.predict`: the one loop of every full-run network. */
 async function trainOne(tf: typeof Tf, input: FullInput, ctx: KindContext, host: Host, one: OneNetwork): Promise<OneResult> {
   const { config: runConfig, inputSize: size, channels } = input;
   // The network's own seed: weights, batch order and augmentation.
   const config = { ...runConfig, seed: one.seed };
-  const classes = input.classes.length;
-  const finetune = input.arch === 'finetune' ? await finetuneOf(host.sources)(tf, requireBackbone(input.backbone), classes, config.seed) : null;
-  const net: Net = finetune ?? buildNet(tf, netSpec(input.arch as Exclude<FullInput['arch'], 'finetune'>, [size, size, channels], classes), config.seed);
+  // A value target is standardised by the images this network trains on.
+  const target: NetTarget = netTarget(targetOf(input), input.classes.length, one.train.map((i) => i.label));
+  const outputs = target.outputs;
+  const finetune = input.arch === 'finetune' ? await finetuneOf(host.sources)(tf, requireBackbone(input.backbone), outputs, config.seed) : null;
+  const net: Net = finetune ?? buildNet(tf, netSpec(input.arch as Exclude<FullInput['arch'], 'finetune'>, [size, size, channels], outputs), config.seed);
   if (finetune) {
     const [h, w, c] = finetune.spec.inputShape;
     if (h !== size || w !== size || c !== channels) {
@@ -292,6 +325,7 @@ async function trainOne(tf: typeof Tf, input: FullInput, ctx: KindContext, host:
       ctx.emit({ type: 'net', parameters: finetune.parameters } satisfies FullNetMessage);
     }
   }
+  initOutput(tf, net, target);
   const optimizer = finetune ? groupedAdam(tf, finetune.groups, config.learningRate) : tf.train.adam(config.learningRate);
   const augment: AugmentConfig = networkPipeline(config.augment, [size, size], finetune?.normalize);
   const feederItem = (item: FullInput['items'][number]): FeederItem => ({ id: item.id, input: item.file, width: item.width, height: item.height, label: item.label });
@@ -299,7 +333,7 @@ async function trainOne(tf: typeof Tf, input: FullInput, ctx: KindContext, host:
   const valid = input.items.filter((i) => i.split === 'valid').map(feederItem);
   const toTensors = (batch: Batch): ImageBatch => ({
     x: tf.tensor4d(batch.x, [batch.size, size, size, channels]),
-    labels: tf.tensor1d(Int32Array.from(batch.y), 'int32'),
+    labels: target.labels(tf, batch.y),
   });
   const feed = (request: Omit<BatchRequest, 'config' | 'batchSize' | 'seed' | 'channels'>) =>
     host.sources.batches({ config: augment, batchSize: host.batch.size, seed: config.seed, channels, ...request }, ctx.signal);
@@ -323,19 +357,20 @@ async function trainOne(tf: typeof Tf, input: FullInput, ctx: KindContext, host:
     }
 
     // Valid batches are read again each epoch (never augmented): memory stays one batch, however large the split.
-    const evaluate = async (): Promise<{ loss: number; accuracy: number }> => {
+    const evaluate = async (): Promise<{ loss: number; accuracy: number | null }> => {
       let loss = 0;
       let correct = 0;
+      let scored = true;
       for await (const batch of feed({ items: valid, epoch: 0, augment: false, shuffle: false })) {
-        const probabilities = await predictBatch(tf, net, batch, size, channels);
+        const predictions = await predictBatch(tf, net, target, batch, size, channels);
         for (let r = 0; r < batch.size; r++) {
-          const row = probabilities.subarray(r * classes, (r + 1) * classes);
-          const label = batch.y[r]!;
-          loss -= Math.log(Math.max(1e-7, row[label]!));
-          if (argmax(row) === label) correct++;
+          const score = target.score(predictions.subarray(r * outputs, (r + 1) * outputs), batch.y[r]!);
+          loss += score.loss;
+          if (score.correct === null) scored = false;
+          else if (score.correct) correct++;
         }
       }
-      return { loss: loss / valid.length, accuracy: correct / valid.length };
+      return { loss: loss / valid.length, accuracy: scored ? correct / valid.length : null };
     };
 
     const stopper =
@@ -397,7 +432,7 @@ async function trainOne(tf: typeof Tf, input: FullInput, ctx: KindContext, host:
     const alreadyStopped = resume?.state.stopped ?? null;
     let result = { epochs: resume?.epoch ?? 0, steps: resume?.step ?? 0, stopped: alreadyStopped };
     if (alreadyStopped === null) {
-      const trainable = classifier(tf, net, { weightDecay: config.weightDecay });
+      const trainable = classifier(tf, net, { weightDecay: config.weightDecay, target });
       // Where an out-of-memory retry starts again: the epoch that failed, at the step count before
       // it, counted at `batchSize` (the size the steps were taken at).
       const done = { epoch: resume?.epoch ?? 0, step: resume?.step ?? 0, batchSize: host.batch.size };
@@ -463,14 +498,21 @@ async function trainOne(tf: typeof Tf, input: FullInput, ctx: KindContext, host:
 
     const predicting = one.isFinal ? 'predicting' : `predicting ${one.phase}`;
     ctx.progress(predicting, 0, one.predict.length);
-    const probabilities = new Float32Array(one.predict.length * classes);
+    const probabilities = new Float32Array(one.predict.length * outputs);
     const row = new Map(one.predict.map((item, i) => [item.id, i]));
     let done = 0;
     for await (const batch of feed({ items: one.predict.map(feederItem), epoch: 0, augment: false, shuffle: false })) {
-      const p = await predictBatch(tf, net, batch, size, channels);
-      batch.ids.forEach((id, r) => probabilities.set(p.subarray(r * classes, (r + 1) * classes), row.get(id)! * classes));
+      const p = await predictBatch(tf, net, target, batch, size, channels);
+      batch.ids.forEach((id, r) => probabilities.set(p.subarray(r * outputs, (r + 1) * outputs), row.get(id)! * outputs));
       done += batch.size;
       ctx.progress(predicting, done, one.predict.length);
+    }
+    if (target.task === 'regression' && !probabilities.every(Number.isFinite)) {
+      throw new LoupeError(
+        'VALIDATION',
+        `Training diverged: the network predicted values that are not finite (learning rate ${config.learningRate}). Lower the learning rate (for example to ${config.learningRate / 10}) or use the Huber loss (config.regressionLoss 'huber'), and train again.`,
+        { learningRate: config.learningRate },
+      );
     }
     return {
       probabilities,
@@ -553,18 +595,12 @@ async function* tensorBatches(source: AsyncIterable<Batch>, toTensors: (batch: B
   }
 }
 
-/** Softmax probabilities of a batch, read back asynchronously (a synchronous read stalls a GPU backend, and can lose WebGPU's device). */
-async function predictBatch(tf: typeof Tf, net: Net, batch: Batch, size: number, channels: number): Promise<Float32Array> {
-  const probabilities = tf.tidy(() => tf.softmax(net.apply(tf.tensor4d(batch.x, [batch.size, size, size, channels]), false)));
+/** A batch's predictions (softmax probabilities, or values), read back asynchronously (a synchronous read stalls a GPU backend, and can lose WebGPU's device). */
+async function predictBatch(tf: typeof Tf, net: Net, target: NetTarget, batch: Batch, size: number, channels: number): Promise<Float32Array> {
+  const predictions = tf.tidy(() => target.decode(tf, net.apply(tf.tensor4d(batch.x, [batch.size, size, size, channels]), false)));
   try {
-    return Float32Array.from(await probabilities.data());
+    return Float32Array.from(await predictions.data());
   } finally {
-    probabilities.dispose();
+    predictions.dispose();
   }
-}
-
-function argmax(row: ArrayLike<number>): number {
-  let best = 0;
-  for (let j = 1; j < row.length; j++) if (row[j]! > row[best]!) best = j;
-  return best;
 }

@@ -2,13 +2,15 @@
  * The LR finder (Smith's range test, as fastai runs it): train a copy of the network for a few
  * hundred batches while the learning rate grows exponentially from 1e-7 to 10, stop when the loss
  * diverges, smooth the losses, and suggest the rate where the smoothed loss falls fastest and the
- * rate at its minimum divided by ten. Runs on the engine; host-agnostic (takes the `tf`).
+ * rate at its minimum divided by ten. Runs on the engine; host-agnostic (takes the `tf`). The loss
+ * is the network's target's (netBatch.ts): cross-entropy for classes, squared or Huber on
+ * standardised values.
  */
 import type * as Tf from '@tensorflow/tfjs';
 import type { LrFindPoint, LrFindResult } from '../../shared/train';
 import type { Net } from '../model/archSpec';
 import { curves, divergence, fit, learningRateSchedule, schedules, type Callback } from './engine';
-import { classifier, type ImageBatch } from './netBatch';
+import { classifier, type ImageBatch, type NetTarget } from './netBatch';
 
 /** The sweep's range and length. */
 export const lrSweep = { from: 1e-7, to: 10, maxSteps: 300, minSteps: 100 } as const;
@@ -73,6 +75,8 @@ export interface LrFindOptions {
   from?: number;
   to?: number;
   weightDecay?: number;
+  /** What the net predicts (its batches' labels must be read by it); default: its classes. */
+  target?: NetTarget;
   signal?: AbortSignal;
   /** Each point as it is measured (for live plots and progress). */
   onPoint?(point: LrFindPoint, step: number, steps: number): void;
@@ -105,7 +109,7 @@ export async function findLearningRate(tf: typeof Tf, net: Net, source: SweepSou
   const optimizer = tf.train.adam(from);
   try {
     const result = await fit({
-      model: classifier(tf, net, { weightDecay: options.weightDecay }),
+      model: classifier(tf, net, { weightDecay: options.weightDecay, target: options.target }),
       batches: (epoch) => source.batches(epoch),
       batchesPerEpoch: source.batchesPerEpoch,
       epochs,

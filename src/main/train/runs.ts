@@ -310,9 +310,12 @@ export function foldPredictions(db: Db, runId: number): { images: number; folds:
   return sql(db, 'SELECT COUNT(*) AS images, COUNT(DISTINCT fold) AS folds FROM predictions WHERE run_id = ? AND fold >= 0').get(runId) as { images: number; folds: number };
 }
 
-/** Drops a run's predictions by the final network (fold -1), before a (resumed) run stores them again. */
+/** Drops a run's predictions by the final network (fold -1: classes or values), before a (resumed) run stores them again. */
 export function dropFinalPredictions(db: Db, runId: number): void {
-  write(db, () => sql(db, 'DELETE FROM predictions WHERE run_id = ? AND fold = -1').run(runId));
+  write(db, () => {
+    sql(db, 'DELETE FROM predictions WHERE run_id = ? AND fold = -1').run(runId);
+    sql(db, 'DELETE FROM value_predictions WHERE run_id = ? AND fold = -1').run(runId);
+  });
 }
 
 /** A run's stored fold predictions (fold >= 0): given class and probabilities, in image order. */

@@ -3,12 +3,14 @@
  * of eight, to near zero with augmentation and regularisation off has a bug in the data, the model
  * or the optimiser, and a long run would only hide it. Each attempt trains a fresh copy of the
  * network with Adam on the engine; a failed check names its likely causes from the curve it saw.
+ * The loss is the network's target's (netBatch.ts): for a value, squared or Huber on standardised
+ * values, so "near zero" means the same fraction of a standard deviation whatever the units.
  */
 import type * as Tf from '@tensorflow/tfjs';
 import type { OverfitResult } from '../../shared/train';
 import type { Net } from '../model/archSpec';
 import { fit } from './engine';
-import { classifier, crossEntropy, type ImageBatch } from './netBatch';
+import { classifier, classTarget, netLoss, type ImageBatch, type NetTarget } from './netBatch';
 
 /** Sizes of the batches tried, in order. */
 export const overfitSizes = [1, 8] as const;
@@ -30,6 +32,8 @@ export interface OverfitAttempt {
 export interface OverfitOptions {
   steps?: number;
   learningRate?: number;
+  /** What the nets predict (the batches' labels must be read by it); default: their classes. */
+  target?: NetTarget;
   signal?: AbortSignal;
   /** Each step's loss, for live curves. */
   onLoss?(attempt: number, step: number, loss: number): void;
@@ -73,8 +77,8 @@ export function overfitCauses(attempts: ReadonlyArray<{ images: number; passed: 
 }
 
 /** The loss of a frozen network, measured once: no step can change it (and the optimiser would refuse an empty list). */
-async function frozenLoss(tf: typeof Tf, attempt: OverfitAttempt): Promise<number> {
-  const loss = crossEntropy(tf, attempt.net, attempt.batch);
+async function frozenLoss(tf: typeof Tf, attempt: OverfitAttempt, target: NetTarget): Promise<number> {
+  const loss = netLoss(tf, attempt.net, attempt.batch, target);
   const value = (await loss.data())[0]!;
   loss.dispose();
   return value;
@@ -90,15 +94,16 @@ export async function overfitCheck(tf: typeof Tf, attempts: readonly OverfitAtte
   const done: Array<OverfitResult['attempts'][number] & { symptom: OverfitSymptom }> = [];
   for (const [index, attempt] of attempts.entries()) {
     const trainable = (attempt.trainable ?? attempt.net.trainable).filter((v) => v.trainable);
+    const target = options.target ?? classTarget(attempt.net.spec.classes);
     const images = attempt.batch.x.shape[0];
     const losses: number[] = [];
     if (trainable.length === 0) {
-      losses.push(await frozenLoss(tf, attempt));
+      losses.push(await frozenLoss(tf, attempt, target));
     } else {
       const optimizer = tf.train.adam(learningRate);
       try {
         await fit({
-          model: classifier(tf, attempt.net, { trainable }),
+          model: classifier(tf, attempt.net, { trainable, target }),
           batches: () => [attempt.batch],
           batchesPerEpoch: 1,
           epochs: steps,

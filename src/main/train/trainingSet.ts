@@ -1,13 +1,16 @@
 /**
  * The images a full-model run (and its LR finder and sanity checks) trains on: every active,
- * labelled image whose file is inside the project root, with its class index, split and size, read
- * together with the dataset version they belong to; and the network input the dataset suggests.
+ * labelled image whose file is inside the project root, with its class index (or, on a regression
+ * project, its value), split and size, read together with the dataset version they belong to; and
+ * the network input the dataset suggests.
  */
 import { LoupeError } from '../../shared/errors';
+import { assertNever } from '../../shared/assertNever';
+import type { Task } from '../../shared/regression';
 import type { FullConfig } from '../../shared/train';
 import type { ImageId, SplitName } from '../../shared/types';
 import { datasetVersion } from '../store/changes';
-import type { Project } from '../store/project';
+import { projectTask, type Project } from '../store/project';
 import { sql } from '../store/statements';
 import { realFileInside } from '../util/paths';
 
@@ -16,6 +19,7 @@ export interface TrainingImage {
   id: ImageId;
   /** The real file, inside the project root. */
   file: string;
+  /** The class index (classification), or the value in the user's units (regression). */
   label: number;
   split: SplitName | null;
   /** Size after EXIF orientation, and channels as imported (1 or 2: grayscale). */
@@ -26,6 +30,8 @@ export interface TrainingImage {
 
 /** The labelled images of the project now. */
 export interface TrainingSet {
+  task: Task;
+  /** The classes, sorted ([] for regression). */
   classes: string[];
   images: TrainingImage[];
   /** The dataset version these labels and splits are of. */
@@ -37,34 +43,43 @@ export interface TrainingSet {
 interface Row {
   id: ImageId;
   path: string;
-  label: string;
+  /** The class name, or the value. */
+  label: string | number;
   split: SplitName | null;
   width: number | null;
   height: number | null;
   channels: number | null;
 }
 
-/** Reads the training set; CONFLICT when there is nothing to train on. */
-export function gatherTrainingSet(project: Project): TrainingSet {
+/** What the labels of a task are: the column read, and how a row's becomes a training label. */
+const labelColumns: Record<Task, { select: string; join: string }> = {
+  classification: { select: 'c.name', join: 'JOIN classes c ON c.id = l.class_id' },
+  regression: { select: 'l.value', join: '' },
+};
+
+/**
+ * Reads the training set of `task` (default: the project's, classification before anything is
+ * labelled); CONFLICT when there is nothing to train on.
+ */
+export function gatherTrainingSet(project: Project, task: Task = projectTask(project.db) ?? 'classification'): TrainingSet {
   const { db } = project;
   const root = project.root();
   if (!root) throw new LoupeError('CONFLICT', 'Import images before training.');
+  const column = labelColumns[task];
   const { rows, version } = db.transaction(() => ({
     rows: sql(
       db,
-      `SELECT i.id, i.path, c.name AS label, s.split, i.width, i.height, i.channels
+      `SELECT i.id, i.path, ${column.select} AS label, s.split, i.width, i.height, i.channels
          FROM images i
          JOIN labels l ON l.image_id = i.id
-         JOIN classes c ON c.id = l.class_id
+         ${column.join}
          LEFT JOIN splits s ON s.image_id = i.id
-        WHERE i.status = 'active'
+        WHERE i.status = 'active' AND ${column.select} IS NOT NULL
         ORDER BY i.id`,
     ).all() as Row[],
     version: datasetVersion(db),
   }))();
-  const classes = [...new Set(rows.map((r) => r.label))].sort();
-  if (classes.length < 2) throw new LoupeError('CONFLICT', 'Training needs at least two classes with labelled images.');
-  const index = new Map(classes.map((c, i) => [c, i]));
+  const { classes, labelOf } = labelsOf(task, rows);
   const images: TrainingImage[] = [];
   let missing = 0;
   for (const r of rows) {
@@ -73,10 +88,30 @@ export function gatherTrainingSet(project: Project): TrainingSet {
       missing++;
       continue;
     }
-    images.push({ id: r.id, file, label: index.get(r.label)!, split: r.split, width: r.width, height: r.height, channels: r.channels });
+    images.push({ id: r.id, file, label: labelOf(r.label), split: r.split, width: r.width, height: r.height, channels: r.channels });
   }
-  if (!images.some((i) => i.split === 'train')) throw new LoupeError('CONFLICT', 'No labelled images are in the train split: assign splits first (loupe split, or the Splits view).');
-  return { classes, images, version, missing };
+  const train = images.filter((i) => i.split === 'train').length;
+  if (train === 0) throw new LoupeError('CONFLICT', 'No labelled images are in the train split: assign splits first (loupe split, or the Splits view).');
+  if (task === 'regression' && train < 2) {
+    throw new LoupeError('CONFLICT', 'Training a regression network needs values on at least two train images; give images values or assign splits first.');
+  }
+  return { task, classes, images, version, missing };
+}
+
+/** A task's classes and each row's training label: a class index, or the value itself; CONFLICT without two classes. */
+function labelsOf(task: Task, rows: readonly Row[]): { classes: string[]; labelOf(label: Row['label']): number } {
+  switch (task) {
+    case 'classification': {
+      const classes = [...new Set(rows.map((r) => String(r.label)))].sort();
+      if (classes.length < 2) throw new LoupeError('CONFLICT', 'Training needs at least two classes with labelled images.');
+      const index = new Map(classes.map((c, i) => [c, i]));
+      return { classes, labelOf: (label) => index.get(String(label))! };
+    }
+    case 'regression':
+      return { classes: [], labelOf: Number };
+    default:
+      return assertNever(task, 'task');
+  }
 }
 
 /** The smallest and largest input side chosen from a dataset. */

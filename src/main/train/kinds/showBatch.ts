@@ -7,12 +7,13 @@
 import sharp from 'sharp';
 import type { Normalize } from '../../../shared/augment';
 import type { Batch } from '../../augment/feeder';
-import { feederItems, firstBatch, toolInputSchema } from '../toolsInput';
+import { netToolInputSchema } from '../netToolsInput';
+import { feederItems, firstBatch } from '../toolsInput';
 import { defineKind } from './types';
 import { z } from 'zod';
 
 /** The kind's input: the tools' input, how many images, and which epoch's batch (0: the run's first). */
-export const showBatchInputSchema = toolInputSchema.extend({
+export const showBatchInputSchema = netToolInputSchema.extend({
   count: z.number().int().min(1).max(64),
   /** Epoch offset: 0 shows the first batch of epoch 1, n the first batch of epoch n + 1. */
   seed: z.number().int().min(0),
@@ -22,6 +23,7 @@ export const showBatchInputSchema = toolInputSchema.extend({
 export interface ShowBatchAnswer {
   pngs: Uint8Array[];
   ids: number[];
+  /** Each image's label as fed: its class index, or its value (float32) for a value target. */
   labels: number[];
   valueRange: [number, number];
 }

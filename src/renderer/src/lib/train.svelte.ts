@@ -84,6 +84,8 @@ export interface FullTrainForm {
   folds: number;
   /** 'auto', or a TF.js backend forced (e.g. 'webgpu'). */
   backend: BackendChoice;
+  /** Regression projects: the network's loss on the standardised targets (classification runs ignore it). */
+  regressionLoss: RegressionLoss;
 }
 
 /** The full config's defaults: start simple (small-cnn), Adam at 3e-4. */
@@ -99,6 +101,7 @@ export const defaultFullTrainForm: FullTrainForm = {
   seed: 42,
   folds: 0,
   backend: 'auto',
+  regressionLoss: 'huber',
 };
 
 /** Which model the form starts. */

@@ -4,7 +4,7 @@
  * histogram's bins. Kept apart from the components so they can be tested without a canvas.
  */
 import { assertNever } from '../../../shared/assertNever';
-import type { RegressionRunMetrics, RegressionSplitMetrics, Task, ValuePoint } from '../../../shared/regression';
+import type { RegressionLoss, RegressionRunMetrics, RegressionSplitMetrics, Task, ValuePoint } from '../../../shared/regression';
 import { regressionRequestSchemas } from '../../../shared/regression';
 import type { SplitName } from '../../../shared/types';
 
@@ -167,3 +167,9 @@ export function parseTypedValue(text: string): { ok: true; value: number } | { o
   const checked = regressionRequestSchemas['images:setValue'].shape.value.safeParse(value);
   return checked.success ? { ok: true, value: checked.data } : { ok: false, error: checked.error.issues[0]?.message ?? 'not a valid value' };
 }
+
+/** How the train forms name the regression losses. */
+export const regressionLossLabels: Record<RegressionLoss, string> = {
+  huber: 'Huber (robust to a few wrong values)',
+  squared: 'squared error',
+};
