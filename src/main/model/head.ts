@@ -11,6 +11,7 @@
  */
 import type * as Tf from '@tensorflow/tfjs';
 import type { RegressionLoss } from '../../shared/regression';
+import { rowLoss, targetScale, valueLoss } from '../train/valueTargets';
 import { curves, earlyStopping, fit, validation, type Trainable } from '../train/engine';
 import { seededRandom, shuffle } from '../train/folds';
 import { assertNever } from '../../shared/assertNever';
@@ -254,32 +255,21 @@ function classTarget(k: number): Target {
   };
 }
 
-/** Huber's delta on standardised targets: errors beyond one standard deviation of the target count linearly. */
-const huberDelta = 1;
-
 /** A number: standardised targets, squared or Huber loss on one output, values in the user's units out. */
 function valueTarget(loss: RegressionLoss, y: readonly number[]): Target {
-  const centre = y.reduce((a, b) => a + b, 0) / Math.max(1, y.length);
-  const scale = Math.sqrt(y.reduce((a, b) => a + (b - centre) ** 2, 0) / Math.max(1, y.length)) || 1;
-  const z = (value: number) => (value - centre) / scale;
-  // The same per-row losses as tf.losses.meanSquaredError and tf.losses.huberLoss, for the held-out set.
-  const rowLoss = (error: number) => {
-    if (loss === 'squared') return error * error;
-    const a = Math.abs(error);
-    return a <= huberDelta ? 0.5 * a * a : huberDelta * (a - 0.5 * huberDelta);
-  };
+  const { centre, scale, z } = targetScale(y);
   return {
     outputs: 1,
     // Random output weights on hundreds of standardised features predict noise of about a standard
     // deviation, which the few steps of a small dataset never undo; zero starts at the baseline (the mean).
     zeroOutput: true,
     encode: (batch, row, value) => (batch[row] = z(value)),
-    loss: (tf, labels, outputs) => (loss === 'squared' ? tf.losses.meanSquaredError(labels, outputs) : tf.losses.huberLoss(labels, outputs, undefined, huberDelta)) as Tf.Scalar,
+    loss: (tf, labels, outputs) => valueLoss(tf, loss, labels, outputs),
     evaluate: (_tf, outputs, values) => {
       const predicted = outputs.dataSync();
       outputs.dispose();
       let sum = 0;
-      values.forEach((value, i) => (sum += rowLoss(predicted[i]! - z(value))));
+      values.forEach((value, i) => (sum += rowLoss(loss, predicted[i]! - z(value))));
       return { loss: sum / Math.max(1, values.length), accuracy: null };
     },
     decode: (tf, outputs) => tf.add(tf.mul(outputs, scale), centre),

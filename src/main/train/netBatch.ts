@@ -17,6 +17,7 @@ import { assertNever } from '../../shared/assertNever';
 import type { Batch } from '../augment/feeder';
 import type { Net } from '../model/archSpec';
 import type { Trainable } from './engine';
+import { rowLoss, targetScale, valueLoss } from './valueTargets';
 
 /** One batch on the device: NHWC inputs and the targets (int32 class indexes, or float32 standardised values). */
 export interface ImageBatch {
@@ -83,23 +84,12 @@ export function classTarget(k: number): NetTarget {
   };
 }
 
-/** Huber's delta on standardised targets, as the quick head's: errors beyond one standard deviation of the target count linearly. */
-const huberDelta = 1;
-
 /**
  * A number: targets standardised by the mean and standard deviation of `fitted` (the values of the
  * images the network trains on), squared or Huber loss on one output, values in the user's units out.
  */
 export function valueTarget(loss: RegressionLoss, fitted: readonly number[]): NetTarget & { centre: number; scale: number } {
-  const centre = fitted.reduce((a, b) => a + b, 0) / Math.max(1, fitted.length);
-  const scale = Math.sqrt(fitted.reduce((a, b) => a + (b - centre) ** 2, 0) / Math.max(1, fitted.length)) || 1;
-  const z = (value: number) => (value - centre) / scale;
-  // The same per-image losses as tf.losses.meanSquaredError and tf.losses.huberLoss, for the held-out set.
-  const rowLoss = (error: number) => {
-    if (loss === 'squared') return error * error;
-    const a = Math.abs(error);
-    return a <= huberDelta ? 0.5 * a * a : huberDelta * (a - 0.5 * huberDelta);
-  };
+  const { centre, scale, z } = targetScale(fitted);
   return {
     task: 'regression',
     outputs: 1,
@@ -108,12 +98,9 @@ export function valueTarget(loss: RegressionLoss, fitted: readonly number[]): Ne
     centre,
     scale,
     labels: (tf, y) => tf.tensor1d(Float32Array.from(y, z), 'float32'),
-    loss: (tf, labels, outputs) => {
-      const predicted = tf.reshape(outputs, [-1]);
-      return (loss === 'squared' ? tf.losses.meanSquaredError(labels, predicted) : tf.losses.huberLoss(labels, predicted, undefined, huberDelta)) as Tf.Scalar;
-    },
+    loss: (tf, labels, outputs) => valueLoss(tf, loss, labels, tf.reshape(outputs, [-1])),
     decode: (tf, outputs) => tf.add(tf.mul(outputs, scale), centre),
-    score: (row, label) => ({ loss: rowLoss(z(row[0]!) - z(label)), correct: null }),
+    score: (row, label) => ({ loss: rowLoss(loss, z(row[0]!) - z(label)), correct: null }),
   };
 }
 
