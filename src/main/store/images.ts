@@ -51,7 +51,7 @@ export interface LatestRun {
 }
 
 /** The latest finished classification run, or null before the first (regression runs predict values, not classes). */
-export function latestRun(db: Db): LatestRun | null {
+function latestClassifierRun(db: Db): LatestRun | null {
   const row = sql(db, "SELECT id, classes FROM runs WHERE status = 'done' AND task = 'classification' ORDER BY id DESC LIMIT 1").get() as
     | { id: number; classes: string }
     | undefined;
@@ -225,7 +225,7 @@ function sortSpec(sort: ImageSort): SortSpec {
 
 /** The runs a page reads: the summaries show both runs' predictions, and its filter or sort may need either. */
 function pageRuns(db: Db): PageRuns {
-  return { run: latestRun(db), valueRunId: latestValueRunId(db) };
+  return { run: latestClassifierRun(db), valueRunId: latestValueRunId(db) };
 }
 
 /**
@@ -264,7 +264,7 @@ export function imagePage(
 /** Every id matching a filter, in id order ("select all"). */
 export function imageIds(db: Db, filter: ImageFilter): ImageId[] {
   const runs: PageRuns = {
-    run: filter.predicted !== undefined ? latestRun(db) : null,
+    run: filter.predicted !== undefined ? latestClassifierRun(db) : null,
     valueRunId: filter.residualMin !== undefined ? latestValueRunId(db) : null,
   };
   const { where, params, joins: filterJoins } = whereClause(filter, runs);
