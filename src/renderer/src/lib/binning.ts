@@ -5,9 +5,10 @@
  */
 import { regressionRequestSchemas, type BinMethod } from '../../../shared/regression';
 import type { RequestInput } from '../../../shared/contract';
+import { splitSeries } from './chartTheme';
 
-/** Where a histogram's series come from: the three splits, and images without one. */
-export const histogramSeries = ['train', 'valid', 'test', 'none'] as const;
+/** Where a histogram's series come from: the three splits, and images without one (the charts' one list). */
+export const histogramSeries = splitSeries;
 
 /** How values can be binned, as the dialog's method select lists them. */
 export const binMethods = ['quantile', 'width', 'edges'] as const satisfies readonly BinMethod['method'][];

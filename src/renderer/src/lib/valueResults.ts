@@ -6,6 +6,8 @@
 import { assertNever } from '../../../shared/assertNever';
 import type { RegressionLoss, RegressionRunMetrics, RegressionSplitMetrics, Task, ValuePoint } from '../../../shared/regression';
 import { regressionRequestSchemas } from '../../../shared/regression';
+import { splitSeries, type SplitSeries } from './chartTheme';
+import { lowerIsBetter } from '../../../shared/train';
 import type { SplitName } from '../../../shared/types';
 
 /** What a run's or a project's results are made of: classes (confusion, per class) or values (errors, scatter, residuals). */
@@ -52,7 +54,7 @@ export type ValueMetricKey = (typeof valueMetricKeys)[number];
 
 /** Lower is better for the errors, higher for R². */
 export function isHigherBetter(metric: ValueMetricKey): boolean {
-  return metric === 'r2';
+  return !lowerIsBetter.has(metric);
 }
 
 /** The splits a regression run reports, as the table lists them. */
@@ -82,10 +84,10 @@ export function baselineVerdict(metrics: RegressionRunMetrics): BaselineVerdict 
   return null;
 }
 
-/** Series of the scatter: the splits, and images without one. */
-export const pointSeries = ['train', 'valid', 'test', 'none'] as const;
+/** Series of the scatter and the residual histogram: the splits, and images without one (the charts' one list). */
+export const pointSeries = splitSeries;
 /** One of pointSeries. */
-export type PointSeries = (typeof pointSeries)[number];
+export type PointSeries = SplitSeries;
 
 /** The scatter's points by series (x: actual, y: predicted) and the range both axes share. */
 export interface ScatterData {
